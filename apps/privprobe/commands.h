@@ -1,0 +1,13 @@
+// Each subcommand lives in cmd_<name>.cpp: it declares its flags on a CLI11 subcommand, parses
+// them into the stage's config struct and calls the stage. Nothing else happens here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace privprobe::cli {
+
+void register_profiles(CLI::App& app);
+void register_synth(CLI::App& app);
+void register_embed(CLI::App& app);
+
+}  // namespace privprobe::cli

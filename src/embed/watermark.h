@@ -1,0 +1,54 @@
+// The watermark renderer, shared by `embed` and `probeset` (one renderer in the project): a
+// profile drawn as text lines "key: value", as its identicon picture, or both, placed at a
+// uniformly random position where it fits.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "image/overlay.h"
+#include "profiles/profile.h"
+#include "util/rng.h"
+
+namespace privprobe {
+
+enum class WatermarkStyle { kText, kIdenticon, kBoth };
+WatermarkStyle parse_watermark_style(const std::string& name);  // throws ConfigError
+const char* watermark_style_name(WatermarkStyle style);
+
+struct WatermarkConfig {
+  WatermarkStyle style = WatermarkStyle::kText;
+  std::vector<std::string> fields = kProfileFields;
+  double opacity = 0.5;
+  std::filesystem::path font;  // empty: DejaVu Sans Mono
+  int font_size = 0;           // 0: scaled to the image (see default_font_size)
+  int min_font_size = 6;       // shrink down to this before clipping
+  int identicon_cell = 0;      // 0: scaled to the image, at least 8 px
+
+  void validate() const;  // throws ConfigError
+};
+
+// Font size for an image when --font-size is not given: about 1/40 of the shorter side, >= 8.
+int default_font_size(int image_width, int image_height);
+
+struct PlacedWatermark {
+  Overlay overlay;
+  int x = 0, y = 0;       // top-left in the image (the box is [x, y, overlay.width, overlay.height] clipped)
+  Box box;                // drawn box, clipped to the image
+  int font_size = 0;      // 0 for identicon-only
+  bool clipped = false;   // the block did not fit even at the minimum size
+};
+
+// Renders `profile` for an image of the given size and picks the position with `rng`
+// (two uniform draws, x then y, over the positions where the block fits).
+PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& config, int image_width,
+                                int image_height, Rng& rng);
+
+// Renders `profile` at a fixed position and font size (probe sets reuse a U1 draw's position and
+// size for its U2 twin so only the content differs).
+PlacedWatermark render_watermark_at(const Profile& profile, const WatermarkConfig& config, int image_width,
+                                    int image_height, int x, int y, int font_size);
+
+}  // namespace privprobe

@@ -1,0 +1,1 @@
+// scaffolding: replaced by the module's sources
