@@ -44,6 +44,11 @@ fi
 
 [ "$build" = 1 ] || exit 0
 
+# ccache: precompiled headers need this sloppiness to be cacheable, and a base dir lets another
+# checkout of the same sources (CI's clone) reuse the cache.
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_BASEDIR="$PWD"
+
 build_dir=${PRIVPROBE_BUILD_DIR:-build}
 generator=()
 [ -f "$build_dir/CMakeCache.txt" ] || generator=(-G Ninja)

@@ -10,6 +10,8 @@ echo "== tests (Release) =="
 ctest --test-dir build --output-on-failure -j "$(nproc)"
 
 echo "== untrusted-input tests (ASan + UBSan) =="
+export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+export CCACHE_BASEDIR="$PWD"
 if [ ! -f build-asan/CMakeCache.txt ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRIVPROBE_SANITIZE=ON \
     -DPRIVPROBE_WITH_TORCH=OFF -DPRIVPROBE_BUILD_BENCH=OFF >/dev/null

@@ -9,5 +9,8 @@ namespace privprobe::cli {
 void register_profiles(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_embed(CLI::App& app);
+#ifdef PRIVPROBE_WITH_TORCH
+void register_doctor(CLI::App& app);
+#endif
 
 }  // namespace privprobe::cli

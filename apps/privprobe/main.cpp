@@ -1,6 +1,7 @@
 // privprobe: audits whether multimodal LLMs memorise task-irrelevant private content.
 // Dispatch only: each subcommand is registered from its cmd_<name>.cpp.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -24,10 +25,16 @@ int main(int argc, char** argv) {
   privprobe::cli::register_profiles(app);
   privprobe::cli::register_synth(app);
   privprobe::cli::register_embed(app);
+#ifdef PRIVPROBE_WITH_TORCH
+  privprobe::cli::register_doctor(app);
+#endif
 
   // Logging must exist before subcommand callbacks run; -v/-q adjust its level afterwards.
   privprobe::init_logging(0);
-  app.parse_complete_callback([&] { privprobe::init_logging_level(verbosity); });
+  app.parse_complete_callback([&] {
+    privprobe::init_logging_level(verbosity);
+    if (verbosity < 0) ::setenv("PRIVPROBE_QUIET", "1", 1);  // -q also silences progress bars
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

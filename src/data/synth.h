@@ -6,9 +6,12 @@
 //   images/<id>.png     scenes (PNG, or JPEG with format = "jpg")
 //   train.json          LLaVA conversation format
 //   test.json           same, held-out images
-//   objects.json        {"format_version", "image_size", "shapes", "colors",
+//   objects.json        {"format_version", "image_size", "shapes", "colors", "geometry",
 //                        "images": {"<rel image>": [{"shape", "color", "box": [x,y,w,h]}...]}}
-//   synth_config.json   the resolved config
+//                       shape + box determine each mask ("geometry" says how; data/synth_scene.h)
+//   synth_config.json   the resolved config (without --out and --jobs, which do not change the bytes)
+// Sample ids are the zero-padded image index ("000123"), images "images/000123.png"; answers are one
+// lower-case word. Same seed, same bytes, whatever --jobs is.
 #pragma once
 
 #include <cstdint>

@@ -33,11 +33,21 @@ struct WatermarkConfig {
 // Font size for an image when --font-size is not given: about 1/40 of the shorter side, >= 8.
 int default_font_size(int image_width, int image_height);
 
+inline constexpr int kMinIdenticonCell = 8;
+inline constexpr int kIdenticonGrid = 5;
+// Identicon cell size when not configured: about 1/40 of the shorter side, >= kMinIdenticonCell,
+// so the picture (kIdenticonGrid cells) is about as tall as the text block.
+int default_identicon_cell(int image_width, int image_height);
+
+// The lines drawn for `profile`: "key: value" for each field, in the given order.
+std::vector<std::string> watermark_lines(const Profile& profile, const std::vector<std::string>& fields);
+
 struct PlacedWatermark {
   Overlay overlay;
   int x = 0, y = 0;       // top-left in the image (the box is [x, y, overlay.width, overlay.height] clipped)
   Box box;                // drawn box, clipped to the image
   int font_size = 0;      // 0 for identicon-only
+  int identicon_cell = 0; // 0 for text-only
   bool clipped = false;   // the block did not fit even at the minimum size
 };
 

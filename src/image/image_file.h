@@ -21,6 +21,7 @@ struct ImageHeader {
   int width = 0;
   int height = 0;
   int channels = 0;        // as stored: 1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha or CMYK
+                           // (palette PNG: 3, or 4 with tRNS; BMP: 4 for 32 bits, else 3)
   int bit_depth = 8;       // 8 or 16
   bool lossless = true;    // false for JPEG and lossy WebP
   bool progressive = false;  // JPEG only
@@ -33,9 +34,12 @@ inline constexpr std::int64_t kDefaultMaxPixels = 100'000'000;
 ImageHeader read_image_header(const std::vector<std::uint8_t>& bytes, const std::filesystem::path& path,
                               std::int64_t max_pixels = kDefaultMaxPixels);
 
-// Header check, then a full decode with OpenCV keeping depth and channels (IMREAD_UNCHANGED,
-// no EXIF rotation). BGR(A) order, as OpenCV. Throws FormatError naming `path` when the data is
-// corrupt or truncated.
+// Header check, then a full decode keeping depth and channels as cv::imdecode(IMREAD_UNCHANGED)
+// does (no EXIF rotation), in BGR(A) order: gray stays 1 channel, gray+alpha PNG becomes BGRA,
+// CMYK/YCCK JPEG becomes BGR (as OpenCV converts Adobe-inverted CMYK), 16-bit PNG stays 16-bit.
+// (OpenCV 4.6 reads 32-bit BMP as BGR, dropping its alpha.) JPEGs are decoded with libjpeg
+// directly, identically to OpenCV, because libjpeg only warns about truncated data and fills
+// the rest grey. Throws FormatError naming `path` when the data is corrupt or truncated.
 cv::Mat decode_image(const std::vector<std::uint8_t>& bytes, const std::filesystem::path& path,
                      std::int64_t max_pixels = kDefaultMaxPixels, ImageHeader* header_out = nullptr);
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "image/image_file.h"
 #include "image/overlay.h"
 
 namespace privprobe {
@@ -22,8 +23,10 @@ struct JpegEditResult {
 };
 
 // Composites `overlay` at (x, y) onto the JPEG in `source`. Gray, YCbCr (any sampling), CMYK and
-// YCCK sources work. Throws FormatError naming `path` for a corrupt or unsupported source.
+// YCCK sources work. Throws FormatError naming `path` for a corrupt, truncated or unsupported
+// source, or one whose declared size exceeds `max_pixels`. Only blocks whose pixels the overlay
+// inks (alpha > 0) are replaced; with no ink in the image the source bytes come back unchanged.
 JpegEditResult jpeg_composite(const std::vector<std::uint8_t>& source, const Overlay& overlay, int x, int y,
-                              const std::filesystem::path& path);
+                              const std::filesystem::path& path, std::int64_t max_pixels = kDefaultMaxPixels);
 
 }  // namespace privprobe

@@ -1,1 +1,0 @@
-// scaffolding: replaced by the module's sources

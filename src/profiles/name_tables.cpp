@@ -1,0 +1,262 @@
+// Name tables: common given and family names of 22 cultures, romanised in each language's usual
+// ASCII transliteration (pinyin, Hepburn, Revised Romanization, ...) with diacritics dropped
+// (Muller -> Mueller, Francois, Joao). Given names are split by gender so a profile's name agrees
+// with its gender; non-binary profiles draw from either list.
+#include "profiles/name_tables.h"
+
+namespace privprobe {
+
+std::string NameCulture::full_name(const std::string& given, std::size_t family_index, bool female) const {
+  const std::string& surname =
+      (female && !family_female.empty()) ? family_female[family_index] : family[family_index];
+  return family_first ? surname + " " + given : given + " " + surname;
+}
+
+namespace {
+
+std::vector<NameCulture> build_cultures() {
+  std::vector<NameCulture> c;
+  c.push_back({"Chinese", true,
+               {"Xiuying", "Jing", "Min", "Yan", "Xiaoling", "Yuting", "Meiling", "Hui", "Ying", "Xinyi",
+                "Yuxin", "Zihan", "Shuang", "Lan", "Qian", "Ting", "Xue", "Yiran", "Ruoxi", "Fang"},
+               {"Wei", "Jun", "Hao", "Lei", "Qiang", "Tao", "Ming", "Jie", "Yong", "Bo", "Hongwei", "Zhiwei",
+                "Jianguo", "Haoran", "Yuxuan", "Zihao", "Junjie", "Kai", "Xiang", "Chenggang"},
+               {"Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun", "Ma",
+                "Zhu", "Hu", "Guo", "He", "Lin", "Luo", "Gao", "Zheng", "Liang", "Xie", "Song", "Tang", "Deng",
+                "Feng", "Cao", "Peng", "Zeng"},
+               {}});
+  c.push_back({"Japanese", true,
+               {"Akiko", "Yuki", "Haruka", "Sakura", "Aiko", "Yui", "Misaki", "Nanami", "Emi", "Keiko",
+                "Fumiko", "Naoko", "Rina", "Mai", "Ayaka", "Hina", "Kaori", "Tomoko", "Yoko", "Mio"},
+               {"Hiroshi", "Takeshi", "Kenji", "Haruto", "Sota", "Yuto", "Daiki", "Ren", "Kaito", "Takumi",
+                "Shota", "Ryota", "Kazuki", "Makoto", "Satoshi", "Daisuke", "Koji", "Naoki", "Tatsuya", "Yusuke"},
+               {"Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi",
+                "Kato", "Yoshida", "Yamada", "Sasaki", "Yamaguchi", "Matsumoto", "Inoue", "Kimura", "Hayashi",
+                "Shimizu", "Mori", "Ikeda", "Hashimoto", "Ishikawa", "Ogawa", "Fujita", "Okada"},
+               {}});
+  c.push_back({"Korean", true,
+               {"Jisoo", "Minji", "Seoyeon", "Jiwoo", "Soyeon", "Hyejin", "Yuna", "Eunji", "Sujin", "Jiyoung",
+                "Haeun", "Dahyun", "Chaeyoung", "Yejin", "Mina", "Sooah", "Hayoon", "Jimin", "Eunbi", "Nayeon"},
+               {"Minjun", "Seojun", "Jihoon", "Doyun", "Hyunwoo", "Junho", "Sungmin", "Taeyang", "Donghyun",
+                "Jaewon", "Youngho", "Kyungsoo", "Sanghoon", "Jinwoo", "Woojin", "Seungho", "Hojun", "Minho",
+                "Jaehyun", "Taehyun"},
+               {"Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim", "Han", "Oh", "Seo",
+                "Shin", "Kwon", "Hwang", "Ahn", "Song", "Jeon", "Hong", "Yoo", "Ko", "Moon", "Yang", "Baek"},
+               {}});
+  c.push_back({"Indian", false,
+               {"Priya", "Ananya", "Aishwarya", "Divya", "Kavya", "Lakshmi", "Meera", "Neha", "Pooja", "Sneha",
+                "Deepika", "Anjali", "Shreya", "Riya", "Isha", "Sunita", "Lavanya", "Nandini", "Aditi", "Radhika"},
+               {"Vijay", "Rahul", "Arjun", "Amit", "Rohan", "Sanjay", "Aditya", "Vikram", "Karthik", "Suresh",
+                "Rajesh", "Anil", "Aarav", "Vivaan", "Ishaan", "Nikhil", "Pranav", "Siddharth", "Manoj", "Harish"},
+               {"Sharma", "Patel", "Singh", "Kumar", "Gupta", "Reddy", "Iyer", "Nair", "Das", "Mehta", "Joshi",
+                "Rao", "Verma", "Chatterjee", "Banerjee", "Mukherjee", "Desai", "Pillai", "Menon", "Kapoor",
+                "Malhotra", "Bhat", "Kulkarni", "Agarwal", "Chopra"},
+               {}});
+  c.push_back({"Arabic", false,
+               {"Fatima", "Aisha", "Maryam", "Layla", "Noor", "Salma", "Huda", "Yasmin", "Amira", "Rania",
+                "Zainab", "Hana", "Dina", "Mona", "Reem", "Lina", "Samira", "Nadia", "Jamila", "Farah"},
+               {"Mohamed", "Ahmed", "Ibrahim", "Omar", "Ali", "Hassan", "Khalid", "Youssef", "Tariq", "Karim",
+                "Mustafa", "Hamza", "Bilal", "Faisal", "Rashid", "Samir", "Walid", "Ziad", "Nabil", "Sami"},
+               {"Al-Salem", "El-Sayed", "Al-Rashid", "Haddad", "Khalil", "Mansour", "Nasser", "Hassan",
+                "Abdullah", "Al-Farsi", "Saleh", "Hamdan", "Aziz", "Al-Amin", "Darwish", "Al-Harbi",
+                "Al-Qahtani", "Ibrahim", "Youssef", "Barakat", "Khoury", "Saad", "Al-Mutairi", "Al-Otaibi"},
+               {}});
+  c.push_back({"Persian", false,
+               {"Shirin", "Parisa", "Maryam", "Nasrin", "Leila", "Roya", "Azadeh", "Golnaz", "Mahsa", "Niloufar",
+                "Sara", "Yasaman", "Setareh", "Farnaz", "Ladan", "Mina", "Parvaneh", "Soraya", "Ziba", "Homa"},
+               {"Dariush", "Reza", "Ali", "Hossein", "Mehdi", "Amir", "Kourosh", "Babak", "Arash", "Farhad",
+                "Behrouz", "Saeed", "Kaveh", "Navid", "Omid", "Payam", "Ramin", "Siavash", "Shahram", "Bijan"},
+               {"Hosseini", "Rahimi", "Ahmadi", "Mohammadi", "Karimi", "Rezaei", "Moradi", "Jafari", "Sadeghi",
+                "Ghasemi", "Tehrani", "Kazemi", "Rostami", "Farahani", "Mousavi", "Hashemi", "Najafi", "Bagheri",
+                "Amini", "Shirazi", "Esfahani", "Nouri", "Zand", "Safavi", "Khosravi"},
+               {}});
+  c.push_back({"Turkish", false,
+               {"Elif", "Zeynep", "Ayse", "Fatma", "Emine", "Merve", "Esra", "Selin", "Ece", "Defne", "Busra",
+                "Gizem", "Ozge", "Derya", "Hulya", "Sevgi", "Nur", "Ebru", "Tugce", "Aylin"},
+               {"Mehmet", "Mustafa", "Ahmet", "Ali", "Emre", "Burak", "Murat", "Hakan", "Kerem", "Cem", "Onur",
+                "Serkan", "Volkan", "Yusuf", "Omer", "Baris", "Caner", "Tolga", "Arda", "Kaan"},
+               {"Yilmaz", "Kaya", "Demir", "Sahin", "Celik", "Yildiz", "Yildirim", "Ozturk", "Aydin", "Ozdemir",
+                "Arslan", "Dogan", "Kilic", "Aslan", "Cetin", "Kara", "Koc", "Kurt", "Ozkan", "Simsek", "Polat",
+                "Erdogan", "Korkmaz", "Aksoy", "Tekin"},
+               {}});
+  c.push_back({"Russian", false,
+               {"Elena", "Olga", "Natalia", "Tatiana", "Svetlana", "Anastasia", "Ekaterina", "Irina", "Maria",
+                "Anna", "Yulia", "Daria", "Ksenia", "Polina", "Sofia", "Vera", "Lyudmila", "Galina", "Marina",
+                "Alina"},
+               {"Ivan", "Igor", "Dmitry", "Sergei", "Alexei", "Andrei", "Mikhail", "Nikolai", "Vladimir", "Pavel",
+                "Maxim", "Artem", "Yuri", "Boris", "Oleg", "Konstantin", "Roman", "Denis", "Kirill", "Anton"},
+               {"Ivanov", "Petrov", "Smirnov", "Kuznetsov", "Popov", "Sokolov", "Lebedev", "Kozlov", "Novikov",
+                "Morozov", "Volkov", "Solovyov", "Vasilyev", "Zaitsev", "Pavlov", "Semyonov", "Golubev",
+                "Vinogradov", "Bogdanov", "Orlov", "Mikhaylov", "Fedorov", "Egorov", "Nikolaev"},
+               {"Ivanova", "Petrova", "Smirnova", "Kuznetsova", "Popova", "Sokolova", "Lebedeva", "Kozlova",
+                "Novikova", "Morozova", "Volkova", "Solovyova", "Vasilyeva", "Zaitseva", "Pavlova", "Semyonova",
+                "Golubeva", "Vinogradova", "Bogdanova", "Orlova", "Mikhaylova", "Fedorova", "Egorova",
+                "Nikolaeva"}});
+  c.push_back({"Polish", false,
+               {"Katarzyna", "Anna", "Agnieszka", "Malgorzata", "Magdalena", "Joanna", "Ewa", "Barbara",
+                "Aleksandra", "Zofia", "Karolina", "Monika", "Natalia", "Dorota", "Justyna", "Weronika", "Julia",
+                "Marta", "Beata", "Iwona"},
+               {"Piotr", "Krzysztof", "Tomasz", "Pawel", "Michal", "Marcin", "Jakub", "Lukasz", "Mateusz", "Adam",
+                "Wojciech", "Kamil", "Szymon", "Bartosz", "Grzegorz", "Marek", "Andrzej", "Jan", "Filip", "Dawid"},
+               {"Kowalski", "Wisniewski", "Wojcik", "Kowalczyk", "Kaminski", "Lewandowski", "Zielinski",
+                "Szymanski", "Wozniak", "Dabrowski", "Nowak", "Kozlowski", "Jankowski", "Mazur", "Krawczyk",
+                "Piotrowski", "Grabowski", "Nowakowski", "Pawlowski", "Michalski", "Krol", "Wieczorek",
+                "Jablonski", "Majewski"},
+               {"Kowalska", "Wisniewska", "Wojcik", "Kowalczyk", "Kaminska", "Lewandowska", "Zielinska",
+                "Szymanska", "Wozniak", "Dabrowska", "Nowak", "Kozlowska", "Jankowska", "Mazur", "Krawczyk",
+                "Piotrowska", "Grabowska", "Nowakowska", "Pawlowska", "Michalska", "Krol", "Wieczorek",
+                "Jablonska", "Majewska"}});
+  c.push_back({"German", false,
+               {"Anna", "Lena", "Lea", "Hannah", "Sophie", "Marie", "Katharina", "Julia", "Laura", "Sabine",
+                "Ursula", "Petra", "Claudia", "Monika", "Greta", "Frieda", "Johanna", "Charlotte", "Ingrid", "Heike"},
+               {"Maximilian", "Lukas", "Felix", "Jonas", "Leon", "Paul", "Tobias", "Florian", "Stefan", "Juergen",
+                "Klaus", "Wolfgang", "Dieter", "Matthias", "Andreas", "Michael", "Thomas", "Uwe", "Moritz", "Niklas"},
+               {"Mueller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
+                "Hoffmann", "Schaefer", "Koch", "Bauer", "Richter", "Klein", "Wolf", "Schroeder", "Neumann",
+                "Schwarz", "Zimmermann", "Braun", "Krueger", "Hartmann", "Lange", "Werner", "Krause"},
+               {}});
+  c.push_back({"French", false,
+               {"Camille", "Chloe", "Manon", "Lea", "Ines", "Juliette", "Amelie", "Elodie", "Margaux", "Clemence",
+                "Helene", "Isabelle", "Nathalie", "Sophie", "Celine", "Aurelie", "Brigitte", "Mathilde", "Sylvie",
+                "Louise"},
+               {"Francois", "Jean", "Pierre", "Louis", "Hugo", "Lucas", "Antoine", "Julien", "Nicolas", "Mathieu",
+                "Guillaume", "Olivier", "Thibault", "Etienne", "Remi", "Baptiste", "Gabriel", "Arthur", "Theo",
+                "Benoit"},
+               {"Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
+                "Simon", "Laurent", "Lefebvre", "Michel", "David", "Bertrand", "Roux", "Vincent", "Fournier",
+                "Morel", "Girard", "Mercier", "Dupont", "Lambert", "Bonnet", "Fontaine", "Rousseau", "Blanc"},
+               {}});
+  c.push_back({"Spanish and Latin American", false,
+               {"Lucia", "Maria", "Sofia", "Valentina", "Camila", "Isabella", "Gabriela", "Daniela", "Paula",
+                "Carmen", "Elena", "Ximena", "Mariana", "Natalia", "Andrea", "Alejandra", "Fernanda", "Guadalupe",
+                "Rocio", "Pilar"},
+               {"Carlos", "Mateo", "Santiago", "Diego", "Alejandro", "Javier", "Miguel", "Jose", "Luis", "Juan",
+                "Pablo", "Sergio", "Andres", "Fernando", "Ricardo", "Eduardo", "Rafael", "Emilio", "Joaquin",
+                "Hector"},
+               {"Garcia", "Rodriguez", "Martinez", "Lopez", "Gonzalez", "Hernandez", "Perez", "Sanchez", "Ramirez",
+                "Torres", "Flores", "Rivera", "Gomez", "Diaz", "Morales", "Reyes", "Cruz", "Ortiz", "Gutierrez",
+                "Chavez", "Ramos", "Ruiz", "Mendoza", "Vargas", "Castillo", "Jimenez", "Moreno", "Romero",
+                "Alvarez", "Fernandez", "Herrera", "Medina", "Aguilar", "Navarro"},
+               {}});
+  c.push_back({"Portuguese and Brazilian", false,
+               {"Ana", "Beatriz", "Mariana", "Juliana", "Larissa", "Fernanda", "Leticia", "Camila", "Gabriela",
+                "Rafaela", "Joana", "Ines", "Carolina", "Bruna", "Thais", "Aline", "Vitoria", "Luana", "Raquel",
+                "Helena"},
+               {"Joao", "Pedro", "Lucas", "Gabriel", "Rafael", "Tiago", "Bruno", "Gustavo", "Felipe", "Rodrigo",
+                "Thiago", "Vinicius", "Diogo", "Andre", "Ricardo", "Marcelo", "Leonardo", "Eduardo", "Caio",
+                "Henrique"},
+               {"Silva", "Santos", "Oliveira", "Souza", "Rodrigues", "Ferreira", "Alves", "Pereira", "Lima",
+                "Gomes", "Costa", "Ribeiro", "Martins", "Carvalho", "Almeida", "Lopes", "Soares", "Fernandes",
+                "Vieira", "Barbosa", "Rocha", "Dias", "Nascimento", "Moreira", "Cardoso", "Teixeira", "Correia",
+                "Pinto", "Mendes", "Araujo"},
+               {}});
+  c.push_back({"Italian", false,
+               {"Giulia", "Francesca", "Chiara", "Sofia", "Martina", "Alessia", "Elisa", "Federica", "Valentina",
+                "Sara", "Giorgia", "Aurora", "Beatrice", "Elena", "Silvia", "Paola", "Laura", "Roberta", "Ilaria",
+                "Serena"},
+               {"Giuseppe", "Alessandro", "Francesco", "Lorenzo", "Matteo", "Leonardo", "Marco", "Andrea", "Luca",
+                "Davide", "Simone", "Federico", "Riccardo", "Stefano", "Giovanni", "Antonio", "Paolo", "Roberto",
+                "Emanuele", "Salvatore"},
+               {"Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino",
+                "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Rizzo", "Lombardi",
+                "Moretti", "Barbieri", "Fontana", "Santoro", "Mariani", "Rinaldi", "Caruso", "Ferrara", "Galli",
+                "Martini", "Leone"},
+               {}});
+  c.push_back({"Nigerian (Yoruba, Igbo, Hausa)", false,
+               {"Chioma", "Ngozi", "Adaeze", "Amara", "Chiamaka", "Ifeoma", "Nneka", "Folake", "Funmilayo",
+                "Yetunde", "Adaora", "Titilayo", "Abimbola", "Bukola", "Halima", "Kemi", "Temitope", "Hauwa",
+                "Ebere", "Oluwaseun"},
+               {"Chinedu", "Emeka", "Obinna", "Ikenna", "Chukwudi", "Nnamdi", "Uchenna", "Tunde", "Femi", "Segun",
+                "Babajide", "Olumide", "Kayode", "Ayodele", "Abdullahi", "Yakubu", "Kelechi", "Ifeanyi", "Gbenga",
+                "Musa"},
+               {"Okafor", "Okonkwo", "Nwosu", "Eze", "Obi", "Nwachukwu", "Okeke", "Chukwu", "Adeyemi", "Ogunleye",
+                "Adebayo", "Olawale", "Oyelaran", "Adeleke", "Balogun", "Afolabi", "Olaniyan", "Ibekwe", "Bello",
+                "Abubakar", "Danjuma", "Usman", "Ogundipe", "Onuoha", "Akinola"},
+               {}});
+  c.push_back({"East African (Swahili, Kenyan, Ugandan)", false,
+               {"Wanjiru", "Achieng", "Akinyi", "Wambui", "Njeri", "Zawadi", "Neema", "Rehema", "Imani", "Subira",
+                "Mwanaisha", "Nafula", "Chebet", "Atieno", "Nyambura", "Furaha", "Upendo", "Makena", "Nakato",
+                "Amani"},
+               {"Baraka", "Jabari", "Omari", "Amani", "Faraji", "Kibet", "Kiprono", "Kipruto", "Daudi", "Yohana",
+                "Tumaini", "Bakari", "Rashidi", "Athumani", "Wekesa", "Mosi", "Zuberi", "Hassani", "Mwinyi",
+                "Kamande"},
+               {"Mwangi", "Kamau", "Otieno", "Odhiambo", "Njoroge", "Kariuki", "Ochieng", "Mutua", "Kiprop",
+                "Kipchoge", "Wambua", "Onyango", "Omondi", "Mushi", "Massawe", "Mrema", "Lyimo", "Okello",
+                "Mugisha", "Kimaro", "Juma", "Hamisi", "Mbwana", "Salim", "Mwakasege"},
+               {}});
+  c.push_back({"Vietnamese", true,
+               {"Thi Lan", "Thi Mai", "Thi Hoa", "Thi Huong", "Ngoc Anh", "Thu Trang", "Thu Ha", "Minh Chau",
+                "Bao Ngoc", "Phuong Linh", "Thanh Huyen", "Kim Ngan", "Hong Nhung", "Thuy Duong", "My Linh",
+                "Ngoc Lan", "Thi Thao", "Hai Yen", "Khanh Linh", "Diem My"},
+               {"Van An", "Van Hung", "Van Minh", "Duc Anh", "Minh Tuan", "Quoc Bao", "Thanh Long", "Huu Phuoc",
+                "Dinh Khoa", "Quang Huy", "Tien Dung", "Hoang Nam", "Gia Huy", "Manh Cuong", "Trung Kien",
+                "Xuan Truong", "Cong Phuong", "Van Thanh", "Duc Thang", "Hai Dang"},
+               {"Nguyen", "Tran", "Le", "Pham", "Hoang", "Huynh", "Phan", "Vu", "Vo", "Dang", "Bui", "Do", "Ho",
+                "Ngo", "Duong", "Ly", "Truong", "Dinh", "Lam", "Mai"},
+               {}});
+  c.push_back({"Indonesian", false,
+               {"Siti", "Dewi", "Putri", "Ayu", "Indah", "Sri", "Ratna", "Wulan", "Fitri", "Intan", "Rini",
+                "Mega", "Kartika", "Lestari", "Anisa", "Maharani", "Rahma", "Citra", "Nabila", "Wati"},
+               {"Budi", "Agus", "Eko", "Joko", "Bambang", "Hendra", "Rizky", "Adi", "Fajar", "Dimas", "Arif",
+                "Yudi", "Teguh", "Bayu", "Andi", "Wahyu", "Dedi", "Rudi", "Irfan", "Gilang"},
+               {"Santoso", "Wijaya", "Pratama", "Saputra", "Hidayat", "Kusuma", "Setiawan", "Nugroho", "Halim",
+                "Gunawan", "Susanto", "Wibowo", "Hartono", "Siregar", "Nasution", "Sihombing", "Harahap",
+                "Simanjuntak", "Purnomo", "Utomo", "Permana", "Firmansyah", "Kurniawan", "Tanjung", "Sinaga"},
+               {}});
+  c.push_back({"Scandinavian", false,
+               {"Anna", "Ingrid", "Astrid", "Freya", "Sigrid", "Maja", "Elsa", "Linnea", "Ebba", "Saga", "Karin",
+                "Kirsten", "Solveig", "Liv", "Nora", "Ida", "Frida", "Emma", "Signe", "Hedda"},
+               {"Lars", "Erik", "Anders", "Bjorn", "Nils", "Sven", "Magnus", "Johan", "Oskar", "Henrik", "Mikkel",
+                "Rasmus", "Olav", "Leif", "Gustav", "Axel", "Emil", "Kristian", "Torbjorn", "Jesper"},
+               {"Andersen", "Hansen", "Johansson", "Andersson", "Karlsson", "Nilsson", "Eriksson", "Larsson",
+                "Olsen", "Pedersen", "Nielsen", "Jensen", "Svensson", "Lindberg", "Lindqvist", "Berg", "Dahl",
+                "Haugen", "Johansen", "Lund", "Holm", "Bakken", "Solberg", "Nyberg", "Sandberg"},
+               {}});
+  c.push_back({"Greek", false,
+               {"Eleni", "Maria", "Katerina", "Sofia", "Georgia", "Dimitra", "Ioanna", "Anastasia", "Vasiliki",
+                "Despina", "Christina", "Angeliki", "Athena", "Zoe", "Irini", "Nikoletta", "Konstantina",
+                "Panagiota", "Evangelia", "Chrysa"},
+               {"Nikos", "Giorgos", "Dimitris", "Kostas", "Yannis", "Panagiotis", "Christos", "Vasilis",
+                "Alexandros", "Stavros", "Michalis", "Spyros", "Thanasis", "Manolis", "Stelios", "Petros",
+                "Andreas", "Theodoros", "Lefteris", "Ilias"},
+               {"Papadopoulos", "Georgiou", "Nikolaou", "Dimitriou", "Ioannou", "Konstantinou", "Pappas",
+                "Vlachos", "Oikonomou", "Karagiannis", "Papadakis", "Angelopoulos", "Christodoulou", "Makris",
+                "Alexiou", "Antoniou", "Vasileiou", "Papageorgiou", "Panagiotou", "Stavropoulos", "Athanasiou",
+                "Michailidis", "Theodorou", "Lambrou"},
+               {"Papadopoulou", "Georgiou", "Nikolaou", "Dimitriou", "Ioannou", "Konstantinou", "Pappa",
+                "Vlachou", "Oikonomou", "Karagianni", "Papadaki", "Angelopoulou", "Christodoulou", "Makri",
+                "Alexiou", "Antoniou", "Vasileiou", "Papageorgiou", "Panagiotou", "Stavropoulou", "Athanasiou",
+                "Michailidou", "Theodorou", "Lambrou"}});
+  c.push_back({"English and Irish", false,
+               {"Alice", "Abigail", "Emily", "Olivia", "Sophia", "Charlotte", "Amelia", "Grace", "Chloe", "Hannah",
+                "Jessica", "Sarah", "Emma", "Madison", "Lily", "Ella", "Ava", "Ruby", "Megan", "Harper"},
+               {"John", "Oliver", "Liam", "James", "William", "Jack", "Harry", "George", "Noah", "Ethan",
+                "Michael", "Daniel", "Matthew", "Samuel", "Benjamin", "Henry", "Thomas", "Joseph", "Ryan",
+                "Connor"},
+               {"Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor", "Anderson",
+                "Thomas", "Moore", "Jackson", "White", "Harris", "Clark", "Lewis", "Walker", "Hall", "Young",
+                "Allen", "Wright", "Scott", "Green", "Baker", "Murphy", "O'Brien", "Kelly", "Walsh", "Campbell",
+                "Evans", "Roberts", "Cooper", "Hughes", "Bennett"},
+               {}});
+  c.push_back({"Thai", false,
+               {"Siriporn", "Nattaya", "Kanokwan", "Malee", "Ploy", "Suda", "Araya", "Pimchanok", "Wassana",
+                "Chanida", "Duangjai", "Kanya", "Pornthip", "Ratana", "Sirilak", "Jintana", "Orathai", "Nok",
+                "Pranee", "Kulap"},
+               {"Somchai", "Sompong", "Kittisak", "Thanakorn", "Anurak", "Chaiwat", "Prasert", "Surachai",
+                "Wichai", "Nattapong", "Thawatchai", "Pichit", "Sakda", "Apichat", "Boonsong", "Somsak",
+                "Weerapong", "Krit", "Niran", "Thongchai"},
+               {"Srisuk", "Saetang", "Wongsawat", "Boonmee", "Jaidee", "Chaiyasit", "Somboon", "Rattanapong",
+                "Sirisombat", "Wongsuwan", "Thanakit", "Kaewkla", "Intharat", "Sangthong", "Bunnag", "Chanthara",
+                "Kongkaew", "Siriwat", "Charoenpol", "Sukhum"},
+               {}});
+  return c;
+}
+
+}  // namespace
+
+const std::vector<NameCulture>& name_cultures() {
+  static const std::vector<NameCulture> cultures = build_cultures();
+  return cultures;
+}
+
+}  // namespace privprobe
