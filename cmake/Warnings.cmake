@@ -6,7 +6,9 @@ function(privprobe_warnings target)
     # when ASan instrumentation changes inlining.
     target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
   endif()
-  if(DEFINED ENV{CI})
+  # Warnings are errors in CI's Release build; the sanitizer build is there for run-time checks,
+  # and GCC's -O2 + ASan inlining produces false positives in libstdc++.
+  if(DEFINED ENV{CI} AND NOT PRIVPROBE_SANITIZE)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
 endfunction()
