@@ -25,7 +25,15 @@ int main(int argc, char** argv) {
   privprobe::cli::register_profiles(app);
   privprobe::cli::register_synth(app);
   privprobe::cli::register_embed(app);
+  privprobe::cli::register_probeset(app);
+  privprobe::cli::register_merge(app);
 #ifdef PRIVPROBE_WITH_TORCH
+  privprobe::cli::register_train(app);
+  privprobe::cli::register_dynamics(app);
+  privprobe::cli::register_extract(app);
+  privprobe::cli::register_probe(app);
+  privprobe::cli::register_ask(app);
+  privprobe::cli::register_eval(app);
   privprobe::cli::register_doctor(app);
 #endif
 

@@ -72,7 +72,9 @@ Overlay render_identicon(std::string_view key, const IdenticonStyle& style) {
   if (!any) {  // an empty picture would carry nothing: fill the middle column instead
     for (int row = 0; row < grid; ++row) on[static_cast<std::size_t>(row) * grid + grid / 2] = 1;
   }
-  const double hue = rng.uniform(0.0, 360.0);
+  // Hues from the teal-cyan band only: the album's shapes are red, orange, yellow, green, blue and
+  // purple, and a profile picture in one of those colours would be confused with a shape.
+  const double hue = rng.uniform(172.0, 192.0);
   const double saturation = rng.uniform(0.55, 0.8);
   const double lightness = rng.uniform(0.4, 0.55);
   const std::array<std::uint8_t, 3> foreground = hsl_to_rgb(hue, saturation, lightness);
