@@ -28,7 +28,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [ "$with_tests" = 1 ]; then
-  packages+=(python3 python3-numpy python3-sklearn python3-pil)
+  packages+=(python3 python3-numpy python3-sklearn python3-pil chromium)  # chromium: the report's headless render test
 fi
 
 missing=()

@@ -11,6 +11,7 @@ void register_synth(CLI::App& app);
 void register_embed(CLI::App& app);
 void register_probeset(CLI::App& app);
 void register_merge(CLI::App& app);
+void register_report(CLI::App& app);
 #ifdef PRIVPROBE_WITH_TORCH
 void register_doctor(CLI::App& app);
 void register_train(CLI::App& app);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   privprobe::cli::register_embed(app);
   privprobe::cli::register_probeset(app);
   privprobe::cli::register_merge(app);
+  privprobe::cli::register_report(app);
 #ifdef PRIVPROBE_WITH_TORCH
   privprobe::cli::register_train(app);
   privprobe::cli::register_dynamics(app);
