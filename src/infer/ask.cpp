@@ -10,6 +10,7 @@
 #include "infer/inference.h"
 #include "infer/membership.h"
 #include "probe/folds.h"
+#include "probe/probe.h"
 #include "probeset/probeset.h"
 #include "util/error.h"
 #include "util/json_io.h"
@@ -36,8 +37,13 @@ FoldSource membership_folds(const AskConfig& config, const ProbeSet& set, const 
     check_fold_plan(plan, labels, config.folds.string());
     return {plan, {{"source", "file"}, {"file", path_string(config.folds)}, {"group_by", plan.group_by}}};
   }
-  std::vector<std::int64_t> groups;
-  for (const ProbeSample& s : set.samples) groups.push_back(config.group_by == "profile" ? s.profile_index : s.group);
+  std::vector<std::int64_t> profiles, images;
+  for (const ProbeSample& s : set.samples) {
+    profiles.push_back(s.profile_index);
+    images.push_back(s.group);
+  }
+  // As `probe --group-by profile`: a profile's images and each image's twin stay together.
+  const std::vector<std::int64_t> groups = config.group_by == "profile" ? profile_and_image_components(profiles, images) : images;
   FoldPlan plan = make_group_kfold(labels, groups, config.fold_count, config.repeats, config.seed, set.file.string());
   plan.group_by = config.group_by;
   return {plan,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 #include "probe/control.h"
@@ -117,13 +118,48 @@ TrackFigures track_figures(const ProbeFitOutput& fit, std::size_t layer_index, s
 
 }  // namespace
 
+std::vector<std::int64_t> profile_and_image_components(const std::vector<std::int64_t>& profiles,
+                                                       const std::vector<std::int64_t>& groups) {
+  const std::size_t n = profiles.size();
+  std::vector<std::size_t> parent(n);
+  std::iota(parent.begin(), parent.end(), std::size_t{0});
+  const auto find = [&parent](std::size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  const auto join_by = [&](const std::vector<std::int64_t>& keys) {
+    std::map<std::int64_t, std::size_t> first;
+    for (std::size_t i = 0; i < keys.size() && i < n; ++i) {
+      const auto [it, inserted] = first.emplace(keys[i], i);
+      if (!inserted) {
+        const std::size_t a = find(i), b = find(it->second);
+        if (a != b) parent[std::max(a, b)] = std::min(a, b);
+      }
+    }
+  };
+  join_by(profiles);
+  if (groups.size() == n) join_by(groups);
+  // Dense ids in order of first appearance, so the folds do not depend on how ids were numbered.
+  std::map<std::size_t, std::int64_t> dense;
+  std::vector<std::int64_t> component(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto [it, inserted] = dense.emplace(find(i), static_cast<std::int64_t>(dense.size()));
+    component[i] = it->second;
+  }
+  return component;
+}
+
 std::vector<std::int64_t> probe_groups(const ActivationSet& set, ProbeGroupBy group_by) {
   if (group_by == ProbeGroupBy::kProfile) {
     if (set.profiles.empty()) {
       throw DataError(error_message(set.source, "--group-by profile needs a tensor 'profiles' [N], and there is none",
                                     "extract from a probe set that records profiles, or use --group-by image"));
     }
-    return set.profiles;
+    // A paired probe set shows each base image twice (a U1 profile and its U2 twin): grouping by
+    // profile alone would test a scene the probe was trained on with the other label, pushing
+    // accuracy below chance. So the groups are the connected sets of profiles and images: no
+    // profile and no image is ever on both sides of a split.
+    return profile_and_image_components(set.profiles, set.groups);
   }
   if (!set.groups.empty()) return set.groups;
   std::vector<std::int64_t> groups(static_cast<std::size_t>(set.samples));

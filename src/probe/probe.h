@@ -50,8 +50,14 @@ struct ProbeResult {
   std::vector<std::string> warnings;
 };
 
+// Samples joined when they share a profile or an image (`groups`, when given as one per sample):
+// dense component ids in order of first appearance. Grouping by these keeps a paired probe set's
+// U1 copy and U2 twin of one image, and every image of a profile, on the same side of a split.
+std::vector<std::int64_t> profile_and_image_components(const std::vector<std::int64_t>& profiles,
+                                                       const std::vector<std::int64_t>& groups);
+
 // The group of each sample for config.group_by: the file's groups (one per sample when absent),
-// or its profiles (DataError naming the source when it has none).
+// or the profile-and-image components (DataError naming the source when it has no profiles).
 std::vector<std::int64_t> probe_groups(const ActivationSet& set, ProbeGroupBy group_by);
 
 // The folds run_probe would make for this set and config.

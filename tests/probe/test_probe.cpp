@@ -223,5 +223,20 @@ TEST(Compare, JobWritesCompareJson) {
   EXPECT_TRUE(std::filesystem::exists(dir / "out" / "folds.json"));
 }
 
+
+// A paired probe set: each image carries a U1 profile and its U2 twin. Grouping by profile must keep
+// an image's two copies together, and every image of a profile, else the probe is tested on scenes
+// it was trained on with the other label (accuracy below chance).
+TEST(Probe, ProfileGroupsJoinTwinsAndTheirImages) {
+  const std::vector<std::int64_t> profiles = {0, 20, 1, 21, 0, 20, 2, 22};
+  const std::vector<std::int64_t> images = {0, 0, 1, 1, 2, 2, 3, 3};
+  EXPECT_EQ(profile_and_image_components(profiles, images), (std::vector<std::int64_t>{0, 0, 1, 1, 0, 0, 2, 2}));
+  // Without per-sample images, profiles alone decide (dense ids in order of first appearance).
+  EXPECT_EQ(profile_and_image_components({7, 3, 7, 9}, {}), (std::vector<std::int64_t>{0, 1, 0, 2}));
+  // A random twin links profiles across images into larger components.
+  EXPECT_EQ(profile_and_image_components({0, 20, 1, 20, 2, 22}, {0, 0, 1, 1, 2, 2}),
+            (std::vector<std::int64_t>{0, 0, 0, 0, 1, 1}));
+}
+
 }  // namespace
 }  // namespace privprobe
