@@ -20,6 +20,7 @@ void register_extract(CLI::App& app);
 void register_probe(CLI::App& app);
 void register_ask(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_study(CLI::App& app);
 #endif
 
 }  // namespace privprobe::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   privprobe::cli::register_probe(app);
   privprobe::cli::register_ask(app);
   privprobe::cli::register_eval(app);
+  privprobe::cli::register_study(app);
   privprobe::cli::register_doctor(app);
 #endif
 
