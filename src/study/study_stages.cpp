@@ -355,6 +355,19 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                     }});
 
   // --- measurements, model by model (the base first, so a broken pipeline shows early) ---
+  // Two models' profile-grouped probes on the base's folds (fine-tuned vs base, or r0.5 vs r1).
+  const auto compare_stage = [&](const ComparisonPlan& cmp) {
+    return Stage{"compare:" + cmp.folder, probe_settings, {"extract:" + cmp.base, "extract:" + cmp.tuned, "folds"},
+                  {"compare/" + cmp.folder}, 0.003 * static_cast<double>(probe_samples), false, [=](bool) {
+                    CompareJob job;
+                    job.base = S / "acts" / (cmp.base + ".safetensors");
+                    job.tuned = S / "acts" / (cmp.tuned + ".safetensors");
+                    job.out = S / "compare" / cmp.folder;
+                    job.folds_from = base_profile_folds;
+                    job.config = probe_config(c, ProbeGroupBy::kProfile);
+                    run_compare_job(job);
+                  }};
+  };
   for (const ModelPlan& m : ctx.plan.models) {
     const fs::path checkpoint = study_checkpoint(ctx, m);
     const std::string trained = model_stage(ctx, m);
@@ -405,16 +418,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     }
     for (const ComparisonPlan& cmp : ctx.plan.comparisons) {
       if (cmp.tuned != m.id || cmp.base != kBaseModel) continue;
-      stages.push_back({"compare:" + cmp.folder, probe_settings, {"extract:" + cmp.base, "extract:" + cmp.tuned, "folds"},
-                        {"compare/" + cmp.folder}, 0.003 * static_cast<double>(probe_samples), false, [=](bool) {
-                          CompareJob job;
-                          job.base = S / "acts" / (cmp.base + ".safetensors");
-                          job.tuned = S / "acts" / (cmp.tuned + ".safetensors");
-                          job.out = S / "compare" / cmp.folder;
-                          job.folds_from = base_profile_folds;
-                          job.config = probe_config(c, ProbeGroupBy::kProfile);
-                          run_compare_job(job);
-                        }});
+      stages.push_back(compare_stage(cmp));
     }
     stages.push_back({"ask:" + m.id,
                       {{"max_new_tokens", c.ask.max_new_tokens}, {"batch_size", c.ask.batch_size}, {"seed", c.study.seed},
@@ -462,16 +466,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
   // Comparisons between two fine-tuned models (r0.5 vs r1), once both exist.
   for (const ComparisonPlan& cmp : ctx.plan.comparisons) {
     if (cmp.base == kBaseModel) continue;
-    stages.push_back({"compare:" + cmp.folder, probe_settings, {"extract:" + cmp.base, "extract:" + cmp.tuned, "folds"},
-                      {"compare/" + cmp.folder}, 0.003 * static_cast<double>(probe_samples), false, [=](bool) {
-                        CompareJob job;
-                        job.base = S / "acts" / (cmp.base + ".safetensors");
-                        job.tuned = S / "acts" / (cmp.tuned + ".safetensors");
-                        job.out = S / "compare" / cmp.folder;
-                        job.folds_from = base_profile_folds;
-                        job.config = probe_config(c, ProbeGroupBy::kProfile);
-                        run_compare_job(job);
-                      }});
+    stages.push_back(compare_stage(cmp));
   }
 
   // --- results and report ---
