@@ -71,6 +71,12 @@ void register_train(CLI::App& app) {
   cmd->add_option("--dynamics-every", config->dynamics_every, "Measure the gradient dynamics every K steps (0: off)")
       ->capture_default_str();
   cmd->add_option("--threads", config->threads, "libtorch/BLAS threads (0: the measured best split)")->capture_default_str();
+  cmd->add_option("--device", config->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", config->dtype,
+                  "f32, or bf16: frozen weights in bf16 and bf16 autocast, trained weights float32")
+      ->capture_default_str();
+  cmd->add_flag("--gradient-checkpointing", config->gradient_checkpointing,
+                "Rerun each decoder layer in backward instead of keeping its activations (less memory, one more decoder forward)");
 
   cmd->callback([=] {
     if (lr_option->count() > 0) config->lr = *lr;

@@ -64,6 +64,19 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
 MappedFile::MappedFile(std::filesystem::path path, const std::uint8_t* data, std::size_t size, MapAccess access)
     : path_(std::move(path)), data_(data), size_(size), access_(access) {}
 
+void MappedFile::release_pages(const std::uint8_t* begin, std::size_t size) const {
+  if (access_ != MapAccess::kReadOnly || data_ == nullptr || size == 0) return;
+  const auto start = reinterpret_cast<std::uintptr_t>(data_), at = reinterpret_cast<std::uintptr_t>(begin);
+  if (at < start || at - start > size_ || size > size_ - (at - start)) return;
+  // Rounded inwards to whole pages, so the advice never reaches bytes outside the range.
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto first = (at + page - 1) / page * page;
+  const auto last = (at + size) / page * page;
+  if (last <= first) return;
+  // Advice only: a failure leaves the pages resident, which costs memory but not correctness.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }

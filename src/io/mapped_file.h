@@ -34,6 +34,12 @@ class MappedFile {
   const std::filesystem::path& path() const { return path_; }
   MapAccess access() const { return access_; }
 
+  // Drops the whole pages inside [begin, begin + size) from this process's resident memory once a
+  // caller has copied what it needed (they stay in the page cache, and a later read maps them
+  // again). Only for read-only mappings: in a copy-on-write one it would discard written pages,
+  // so there it does nothing. A range outside the mapping is ignored.
+  void release_pages(const std::uint8_t* begin, std::size_t size) const;
+
  private:
   MappedFile(std::filesystem::path path, const std::uint8_t* data, std::size_t size, MapAccess access);
 

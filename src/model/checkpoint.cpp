@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "io/sharded_safetensors.h"
+#include "model/parameter_init.h"
 #include "model/weights.h"
 #include "text/hf_tokenizer.h"
 #include "util/atomic_file.h"
@@ -15,6 +16,27 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace privprobe {
+namespace {
+
+// The tokenizer must turn "<image>" into config.json's image_token_index: llava-hf's
+// tokenizer.model lacks it, and added_tokens.json or tokenizer_config.json adds it (id 32000).
+void check_image_token(const fs::path& folder, const LlavaConfig& config, const SentencePieceTokenizer& tokenizer) {
+  const int expected = config.image_token_index;
+  const std::optional<int> found = tokenizer.id_of("<image>");
+  if (!found) {
+    throw FormatError(error_message((folder / "tokenizer.model").string(), "has no <image> token, and no added_tokens.json or "
+                                    "tokenizer_config.json in the folder adds it",
+                                    "llava-hf checkpoints add \"<image>\": " + std::to_string(expected) + " in added_tokens.json"));
+  }
+  if (*found != expected) {
+    throw FormatError(error_message((folder / "config.json").string(),
+                                    "image_token_index is " + std::to_string(expected) + " but the tokenizer gives <image> id " +
+                                        std::to_string(*found),
+                                    "the tokenizer files and config.json come from different checkpoints"));
+  }
+}
+
+}  // namespace
 
 bool is_checkpoint(const fs::path& folder) {
   std::error_code ec;
@@ -42,16 +64,13 @@ LoadedCheckpoint load_checkpoint(const fs::path& folder, const CheckpointLoadOpt
                                                  : ImageProcessorConfig::for_size(ck.config.vision.image_size);
   if (fs::exists(folder / "privprobe.json", ec)) ck.provenance = read_json(folder / "privprobe.json");
 
-  const int image_token = ck.config.image_token_index;
-  if (image_token >= ck.tokenizer.vocab_size() || ck.tokenizer.piece(image_token) != "<image>") {
-    throw FormatError(error_message(folder.string(), "the tokenizer has no <image> token with id " + std::to_string(image_token),
-                                    "llava-hf checkpoints add it through added_tokens.json or tokenizer_config.json"));
-  }
+  check_image_token(folder, ck.config, ck.tokenizer);
 
   // Parameters are created in the target dtype so a large model never exists in float32.
   const auto previous_default = torch::get_default_dtype();
   torch::set_default_dtype(caffe2::TypeMeta::fromScalarType(options.dtype));
   try {
+    SkipParameterInit no_random_init;  // every parameter is read from the file below
     ck.model = LlavaForConditionalGeneration(ck.config);
   } catch (...) {
     torch::set_default_dtype(previous_default);

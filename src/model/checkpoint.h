@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +44,7 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& folder, const Chec
 bool is_checkpoint(const std::filesystem::path& folder);
 
 struct CheckpointSaveOptions {
-  torch::Dtype dtype = torch::kFloat32;
+  std::optional<torch::Dtype> dtype = torch::kFloat32;  // nullopt: each parameter in its own dtype
   std::uint64_t max_shard_bytes = 2'000'000'000ULL;
 };
 

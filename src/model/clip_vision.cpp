@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/parameter_init.h"
+
 namespace privprobe {
 
 namespace nn = torch::nn;
@@ -11,8 +13,11 @@ ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
   patch_embedding = register_module(
       "patch_embedding",
       nn::Conv2d(nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size).stride(c.patch_size).bias(false)));
-  class_embedding = register_parameter("class_embedding", torch::randn({c.hidden_size}) * std::pow(c.hidden_size, -0.5));
-  position_embedding = register_module("position_embedding", nn::Embedding(c.num_patches() + 1, c.hidden_size));
+  const bool init = parameter_init_enabled();
+  class_embedding = register_parameter(
+      "class_embedding", init ? torch::randn({c.hidden_size}) * std::pow(c.hidden_size, -0.5) : torch::empty({c.hidden_size}));
+  position_embedding = register_module("position_embedding", nn::Embedding(embedding_options(c.num_patches() + 1, c.hidden_size)));
+  if (!init) return;
   nn::init::normal_(position_embedding->weight, 0.0, 0.02);
   nn::init::normal_(patch_embedding->weight, 0.0, 0.02);
 }

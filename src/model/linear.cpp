@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "model/parameter_init.h"
 #include "util/error.h"
 
 namespace privprobe {
@@ -9,10 +10,13 @@ namespace privprobe {
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   // torch::nn::Linear's default initialisation; model constructors re-initialise as Hugging Face.
   weight = register_parameter("weight", torch::empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}));
+  if (!parameter_init_enabled()) return;
   torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (with_bias) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(in));
-    bias = register_parameter("bias", torch::empty({out}).uniform_(-bound, bound));
+    torch::NoGradGuard no_grad;  // an in-place draw on a registered parameter
+    bias.uniform_(-bound, bound);
   }
 }
 

@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "model/gradient_checkpointing.h"
+#include "model/parameter_init.h"
+
 namespace privprobe {
 
 namespace nn = torch::nn;
@@ -103,8 +106,8 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
 }
 
 LlamaModelImpl::LlamaModelImpl(const TextConfig& c) {
-  embed_tokens = register_module("embed_tokens", nn::Embedding(c.vocab_size, c.hidden_size));
-  nn::init::normal_(embed_tokens->weight, 0.0, 0.02);
+  embed_tokens = register_module("embed_tokens", nn::Embedding(embedding_options(c.vocab_size, c.hidden_size)));
+  if (parameter_init_enabled()) nn::init::normal_(embed_tokens->weight, 0.0, 0.02);
   layers = register_module("layers", nn::ModuleList());
   for (int i = 0; i < c.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(c));
   norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
@@ -114,8 +117,9 @@ LlamaForCausalLmImpl::LlamaForCausalLmImpl(const TextConfig& c) : config(c) {
   model = register_module("model", LlamaModel(c));
   if (!c.tie_word_embeddings) {
     lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false));
-    nn::init::normal_(lm_head->weight, 0.0, 0.02);
+    if (parameter_init_enabled()) nn::init::normal_(lm_head->weight, 0.0, 0.02);
   }
+  if (!parameter_init_enabled()) return;
   // Hugging Face initialises every Linear with N(0, 0.02) and zero bias.
   for (auto& module : model->modules(/*include_self=*/false)) {
     if (auto* linear = module->as<LinearImpl>()) {
@@ -143,11 +147,22 @@ torch::Tensor LlamaForCausalLmImpl::forward(const torch::Tensor& embeds, const t
   }
   auto h = embeds;
   if (hook) hook(0, h);
-  auto& layers = *model->layers;
+  const bool recompute = gradient_checkpointing && is_training() && torch::GradMode::is_enabled() && cache == nullptr;
   for (int i = 0; i < n_layers; ++i) {
     const auto li = static_cast<std::size_t>(i);
-    h = layers[li]->as<LlamaDecoderLayer>()->forward(h, cos, sin, bias, cache ? &cache->keys[li] : nullptr,
-                                                     cache ? &cache->values[li] : nullptr);
+    auto layer = model->layers->ptr<LlamaDecoderLayerImpl>(li);
+    if (recompute) {
+      std::vector<torch::Tensor> trainable;
+      for (const auto& p : layer->parameters()) {
+        if (p.requires_grad()) trainable.push_back(p);
+      }
+      // cos, sin and bias come from positions and the mask: they never need gradients.
+      h = checkpointed_forward([layer, cos = cos, sin = sin, bias](const torch::Tensor& x) {
+            return layer->forward(x, cos, sin, bias, nullptr, nullptr);
+          }, h, trainable);
+    } else {
+      h = layer->forward(h, cos, sin, bias, cache ? &cache->keys[li] : nullptr, cache ? &cache->values[li] : nullptr);
+    }
     if (hook && i + 1 < n_layers) hook(i + 1, h);
   }
   h = model->norm->forward(h);

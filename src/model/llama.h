@@ -94,6 +94,9 @@ struct LlamaForCausalLmImpl : torch::nn::Module {
   TextConfig config;
   LlamaModel model{nullptr};
   Linear lm_head{nullptr};  // null when tied
+  // In training with gradients on: decoder layers keep no activations and rerun in backward
+  // (model/gradient_checkpointing.h). Off by default; results are the same either way.
+  bool gradient_checkpointing = false;
 };
 TORCH_MODULE(LlamaForCausalLm);
 

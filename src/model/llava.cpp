@@ -60,7 +60,8 @@ LlavaOutput LlavaForConditionalGenerationImpl::forward(const LlavaBatch& batch, 
   HiddenStateHook hook;
   if (options.capture_weights.defined()) {
     auto weights = options.capture_weights.to(embeds.scalar_type());  // [B, T]
-    hook = [&](int, const torch::Tensor& h) {
+    // By value: `weights` ends with this block, the hook runs later.
+    hook = [&gathered, weights](int, const torch::Tensor& h) {
       gathered.push_back(torch::bmm(weights.unsqueeze(1), h).squeeze(1));  // [B, D]
     };
   }

@@ -13,6 +13,7 @@
 
 #include <torch/version.h>
 
+#include "util/blas_threads.h"
 #include "util/error.h"
 
 namespace privprobe {
@@ -49,7 +50,7 @@ void configure_threads(int threads) {
   const int cores = hardware_cores();
   const int blas = threads > 0 ? threads : cores;
   torch::set_num_threads(threads > 0 ? threads : 1);
-  if (auto set_blas = find_symbol<void (*)(int)>("openblas_set_num_threads")) set_blas(blas);
+  set_openblas_threads(blas);
 }
 
 RuntimeInfo runtime_info() {
@@ -63,7 +64,7 @@ RuntimeInfo runtime_info() {
   if (info.blas_library.empty()) info.blas_library = "unknown (sgemm_ not found: libtorch may use its own kernels)";
   if (auto core = find_symbol<char* (*)()>("openblas_get_corename")) info.openblas_core = core();
   if (auto config = find_symbol<char* (*)()>("openblas_get_config")) info.openblas_config = config();
-  if (auto threads = find_symbol<int (*)()>("openblas_get_num_threads")) info.blas_threads = threads();
+  info.blas_threads = openblas_threads();
   info.cuda_available = torch::cuda::is_available();
   info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   info.cpu_flags_summary = cpu_flags();

@@ -98,13 +98,33 @@ LoadReport load_weights(torch::nn::Module& module, const ShardedSafetensors& wei
                                       "the checkpoint does not match the model's config.json"));
     }
     const TensorRef ref = weights.at(it->second);
+    const Dtype file_dtype = ref.info->dtype;
+    if (param.is_floating_point() && file_dtype != Dtype::F32 && file_dtype != Dtype::F16 && file_dtype != Dtype::BF16) {
+      throw FormatError(error_message(ref.file->path().string(),
+                                      "tensor '" + it->second + "' has dtype " + std::string(dtype_name(file_dtype)) +
+                                          "; model weights must be F32, F16 or BF16",
+                                      "quantised checkpoints (int8, GPTQ, AWQ) are not supported; use the F16/BF16 original"));
+    }
     std::vector<int64_t> file_shape(ref.info->shape.begin(), ref.info->shape.end());
     if (at::IntArrayRef(file_shape) != param.sizes()) {
       throw FormatError(error_message(ref.file->path().string(), "tensor '" + it->second + "' has shape " +
                                                                      shape_string(file_shape) + " but the config implies " +
                                                                      shape_string(param.sizes())));
     }
-    param.copy_(tensor_from_safetensors(ref, param.scalar_type()));
+    const ByteView bytes = ref.data();
+    if (param.is_floating_point() && is_aligned(bytes, file_dtype) && param.numel() > 0) {
+      // Read in place: copy_ only reads the mapping and converts on the way, so no temporary
+      // (whose freed blocks would fragment the heap and raise the peak) is made.
+      const torch::Dtype source = file_dtype == Dtype::F32 ? torch::kFloat32
+                                  : file_dtype == Dtype::F16 ? torch::kFloat16
+                                                             : torch::kBFloat16;
+      param.copy_(torch::from_blob(const_cast<std::uint8_t*>(bytes.data), file_shape, torch::TensorOptions().dtype(source)));
+    } else {
+      param.copy_(tensor_from_safetensors(ref, param.scalar_type()));
+    }
+    // The copied bytes leave this process's resident set (they stay in the page cache), so a
+    // model loads in about its own size rather than its size plus the file's.
+    ref.file->mapping()->release_pages(bytes.data, bytes.size);
     used.insert(it->first);
     ++report.loaded;
   }
@@ -121,12 +141,13 @@ std::vector<std::pair<std::string, torch::Tensor>> named_tensors(const torch::nn
 }
 
 void save_weights(const std::filesystem::path& folder, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                  torch::Dtype dtype, std::uint64_t max_shard_bytes, const SafetensorsMetadata& metadata) {
+                  std::optional<torch::Dtype> dtype, std::uint64_t max_shard_bytes, const SafetensorsMetadata& metadata) {
   std::vector<torch::Tensor> keep;  // contiguous CPU copies, alive until written
   std::vector<TensorToWrite> to_write;
   keep.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) {
-    auto t = tensor.detach().to(torch::kCPU, tensor.is_floating_point() ? dtype : tensor.scalar_type()).contiguous();
+    auto t = tensor.detach().to(torch::kCPU, tensor.is_floating_point() ? dtype.value_or(tensor.scalar_type()) : tensor.scalar_type())
+                 .contiguous();
     keep.push_back(t);
     TensorToWrite w;
     w.name = name;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,11 @@ struct LoadReport {
 };
 
 // Copies every parameter of `module` from `weights`, converting F32/F16/BF16 to the parameter's
-// dtype. A missing tensor or a shape that disagrees with the config -> FormatError naming the file
-// and the tensor. `optional_prefixes`: parameters that may be absent (kept as initialised).
+// dtype, one tensor at a time; the mapped pages of each tensor are released once copied, so the
+// peak resident memory is the model's size plus one tensor. A missing tensor, a shape that
+// disagrees with the config, or a floating-point parameter stored in another dtype (F64, I8...)
+// -> FormatError naming the file and the tensor. `optional_prefixes`: parameters that may be
+// absent (kept as initialised).
 LoadReport load_weights(torch::nn::Module& module, const ShardedSafetensors& weights,
                         const std::vector<std::string>& optional_prefixes = {});
 
@@ -34,9 +38,10 @@ LoadReport load_weights(torch::nn::Module& module, const ShardedSafetensors& wei
 torch::Tensor tensor_from_safetensors(const TensorRef& ref, torch::Dtype dtype = torch::kFloat32);
 
 // Writes named tensors (parameters) into folder as model.safetensors (sharded past
-// max_shard_bytes). `dtype` F32, F16 or BF16 on disk.
+// max_shard_bytes). Floating-point tensors are stored as `dtype` (F32, F16 or BF16), or each in
+// its own dtype when it is nullopt (a bf16 base with float32 adapters, for a training state).
 void save_weights(const std::filesystem::path& folder, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                  torch::Dtype dtype = torch::kFloat32, std::uint64_t max_shard_bytes = 2'000'000'000ULL,
+                  std::optional<torch::Dtype> dtype = torch::kFloat32, std::uint64_t max_shard_bytes = 2'000'000'000ULL,
                   const SafetensorsMetadata& metadata = {});
 
 // Named parameters of a module in registration order, as (name, tensor) pairs.

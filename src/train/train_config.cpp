@@ -82,6 +82,11 @@ void TrainConfig::validate() const {
   }
   if (!(aux_weight >= 0 && std::isfinite(aux_weight))) fail("--aux-weight", "must be a finite number >= 0");
   if (threads < 0) fail("--threads", "must not be negative");
+  if (device.empty()) fail("--device", "must be cpu, cuda or cuda:N");
+  if (dtype == "f16") {
+    fail("--dtype", "f16 training needs loss scaling, which privprobe does not implement", "use bf16 (or f32)");
+  }
+  if (dtype != "f32" && dtype != "bf16") fail("--dtype", "unknown dtype '" + dtype + "'", "f32 or bf16");
   if (halt_after < 0) fail("halt_after", "must not be negative");
   if (lora_save != "merged" && lora_save != "adapter") fail("--lora-save", "must be 'merged' or 'adapter'");
   if (lora.rank > 0) {
@@ -128,6 +133,7 @@ json train_settings_json(const TrainConfig& c) {
   j["lora"] = {{"rank", c.lora.rank},     {"alpha", c.lora.alpha}, {"dropout", c.lora.dropout},
                {"targets", c.lora.targets}, {"scope", c.lora.scope}, {"save", c.lora_save}};
   j["dynamics_every"] = c.dynamics_every;
+  j["dtype"] = c.dtype;
   return j;
 }
 

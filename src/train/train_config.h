@@ -64,6 +64,11 @@ struct TrainConfig {
   // measurement and runtime
   std::int64_t dynamics_every = 0;  // 0: no dynamics.jsonl
   int threads = 0;                  // 0: the measured best split (model/runtime.h)
+  std::string device = "cpu";       // cpu, cuda or cuda:N
+  // f32, or bf16: frozen weights are held in bf16 and the forward runs under bf16 autocast, while
+  // what trains (adapters, projector, unfrozen parts) keeps float32 weights and optimizer moments.
+  std::string dtype = "f32";
+  bool gradient_checkpointing = false;  // decoder layers rerun in backward instead of keeping activations
   bool progress = true;
   // Stops after this many steps of this process (as if killed: no final save). For tests of --resume.
   std::int64_t halt_after = 0;

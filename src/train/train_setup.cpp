@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "model/chat_template.h"
 #include "train/lora.h"
 #include "train/tokenizer_setup.h"
@@ -58,6 +59,7 @@ ModelSetup setup_pretraining(const TrainConfig& config, const std::vector<LlavaS
   setup.processor = ImageProcessorConfig::for_size(setup.config.vision.image_size);
   torch::manual_seed(config.seed);
   setup.model = LlavaForConditionalGeneration(setup.config);
+  setup.model->to(parse_device(config.device));
   return setup;
 }
 
@@ -66,7 +68,11 @@ ModelSetup setup_finetuning(const TrainConfig& config) {
     throw IoError(error_message(config.init.string(), "is not a checkpoint (needs config.json and model weights)",
                                 "--init takes a checkpoint folder written by privprobe train, or a llava-hf one"));
   }
-  LoadedCheckpoint ck = load_checkpoint(config.init);
+  // Frozen weights stay in the run's dtype; prepare_trainable turns what trains back to float32.
+  CheckpointLoadOptions load;
+  load.dtype = config.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  load.device = parse_device(config.device);
+  LoadedCheckpoint ck = load_checkpoint(config.init, load);
   ModelSetup setup;
   setup.config = ck.config;
   setup.tokenizer = ck.tokenizer;
@@ -84,6 +90,7 @@ ModelSetup setup_finetuning(const TrainConfig& config) {
 ModelSetup setup_model(const TrainConfig& config, const std::vector<LlavaSample>& samples) {
   ModelSetup setup = config.pretraining() ? setup_pretraining(config, samples) : setup_finetuning(config);
   setup.model->train();
+  setup.model->language_model->gradient_checkpointing = config.gradient_checkpointing;
   return setup;
 }
 
@@ -113,6 +120,12 @@ TrainableSetup prepare_trainable(const TrainConfig& config, LlavaForConditionalG
       out.parameters.push_back(p);
       out.trainable += p.numel();
     }
+  }
+  // Master weights: what the optimizer updates is float32 even when the frozen rest is bf16
+  // (autocast computes with bf16 copies), so small updates are not rounded away.
+  torch::NoGradGuard no_grad;
+  for (auto& p : out.parameters) {
+    if (p.is_floating_point() && p.scalar_type() != torch::kFloat32) p.set_data(p.to(torch::kFloat32));
   }
   if (out.trainable == 0) throw ConfigError(error_message("--freeze", "leaves no parameter to train"));
   return out;

@@ -44,7 +44,8 @@ struct TrainableSetup {
 };
 
 // Freezes parts (or applies LoRA and freezes all but the adapters and, unless frozen, the
-// projector). Throws ConfigError when nothing is left to train.
+// projector), and makes what trains float32 (a bf16 run keeps only frozen weights in bf16).
+// Throws ConfigError when nothing is left to train.
 TrainableSetup prepare_trainable(const TrainConfig& config, LlavaForConditionalGeneration& model,
                                  torch::nn::Module* aux_head);
 

@@ -160,8 +160,11 @@ void save_train_state(const fs::path& run, const TrainState& state, LlavaForCond
   try {
     json provenance = info.provenance;
     provenance["step"] = state.step;
+    // Each tensor in its own dtype: a bf16 run's frozen base stays bf16, what trains float32.
+    CheckpointSaveOptions options;
+    options.dtype = std::nullopt;
     save_checkpoint(temp / kCheckpointDir, model, *info.config, info.tokenizer_file, *info.tokenizer, *info.processor,
-                    provenance);
+                    provenance, options);
     save_adamw(optimizer, temp / kOptimizerFile);
     if (aux_head) {
       torch::serialize::OutputArchive archive;

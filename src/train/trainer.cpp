@@ -7,7 +7,9 @@
 #include <sstream>
 
 #include "data/llava_json.h"
+#include "model/autocast.h"
 #include "model/checkpoint.h"
+#include "model/device.h"
 #include "model/runtime.h"
 #include "train/dynamics.h"
 #include "train/lora.h"
@@ -95,6 +97,12 @@ torch::Tensor aux_loss(torch::nn::Linear& head, torch::Tensor features, const to
                           F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
 }
 
+// The collated batch (built on the CPU) on the model's device.
+LlavaBatch batch_on(const LlavaBatch& batch, const torch::Device& device) {
+  const auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  return {move(batch.input_ids), move(batch.attention_mask), move(batch.pixel_values), move(batch.labels)};
+}
+
 std::string format_number(double value) {
   if (std::isnan(value)) return "nan";
   std::ostringstream s;
@@ -172,8 +180,10 @@ void save_final(RunContext& run) {
     return;
   }
   if (config.lora.rank > 0) merge_lora(run.setup.model);
+  CheckpointSaveOptions options;
+  options.dtype = config.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;  // as published checkpoints
   save_checkpoint(target, run.setup.model, run.setup.config, run.setup.tokenizer_file, *run.setup.tokenizer,
-                  run.setup.processor, provenance);
+                  run.setup.processor, provenance, options);
 }
 
 bool final_checkpoint_exists(const TrainConfig& config) {
@@ -242,9 +252,13 @@ TrainResult run_train(const TrainConfig& config) {
   }
 
   RunContext run{config, setup, data};
+  const torch::Device device = parse_device(config.device);
   if (objects) {
     run.aux_head = torch::nn::Linear(setup.config.vision.hidden_size, objects->num_classes());
+    run.aux_head->to(device);
   }
+  // bf16: matrix products in bf16 on the device, float32 master weights (train_setup.h).
+  const AutocastSettings autocast{config.dtype == "bf16", torch::kBFloat16};
   const TrainableSetup trainable = prepare_trainable(config, setup.model, run.aux_head ? run.aux_head.ptr().get() : nullptr);
   const double lr = config.lr.value_or(config.pretraining() ? 1e-3 : 3e-4);
   run.optimizer = build_optimizer(config, setup.model, run.aux_head ? run.aux_head.ptr().get() : nullptr, lr,
@@ -344,15 +358,21 @@ TrainResult run_train(const TrainConfig& config) {
       data_seconds += seconds_since(data_start);
       ForwardOptions options;
       options.keep_image_features = run.aux_head && batch.aux_labels.defined();
-      LlavaOutput out = setup.model->forward(batch.batch, options);
-      torch::Tensor loss = out.loss;
-      const double lm = loss.item<double>();
-      if (run.aux_head) {
-        torch::Tensor aux = aux_loss(run.aux_head, out.image_features, batch.aux_labels);
-        if (aux.defined()) {
-          aux_sum += aux.item<double>();
-          ++aux_batches;
-          loss = loss + config.aux_weight * aux;
+      torch::Tensor loss;
+      double lm = 0;
+      {
+        AutocastGuard autocast_scope(device.type(), autocast);  // the forward only: backward follows its casts
+        LlavaOutput out = setup.model->forward(batch_on(batch.batch, device), options);
+        loss = out.loss;
+        lm = loss.item<double>();
+        if (run.aux_head) {
+          torch::Tensor aux = aux_loss(run.aux_head, out.image_features,
+                                       batch.aux_labels.defined() ? batch.aux_labels.to(device) : batch.aux_labels);
+          if (aux.defined()) {
+            aux_sum += aux.item<double>();
+            ++aux_batches;
+            loss = loss + config.aux_weight * aux;
+          }
         }
       }
       const double value = loss.item<double>();
@@ -372,9 +392,15 @@ TrainResult run_train(const TrainConfig& config) {
     if (dynamics_log && step % config.dynamics_every == 0) {
       const auto dynamics_start = Clock::now();
       DynamicsInputs inputs = dynamics_inputs(data, sampler.step_rows(step), step, batch_context);
+      inputs.batch = batch_on(inputs.batch, device);
+      inputs.clean_batch = batch_on(inputs.clean_batch, device);
       // The extra passes must not change the run: the random stream and the mode are restored.
       const torch::Tensor generator = torch_generator_state();
-      DynamicsRow row = measure_dynamics(setup.model, inputs, step + 1, dynamics_config);
+      DynamicsRow row;
+      {
+        AutocastGuard autocast_scope(device.type(), autocast);
+        row = measure_dynamics(setup.model, inputs, step + 1, dynamics_config);
+      }
       set_torch_generator_state(generator);
       setup.model->train();
       dynamics_log->write(dynamics_row_to_json(row));

@@ -143,6 +143,27 @@ TEST(SafetensorsRead, CopyOnWriteMappingNeverChangesTheFile) {
   EXPECT_EQ(read_file(path), bytes);
 }
 
+TEST(SafetensorsRead, ReleasedPagesReadBackUnchangedAndWrittenPagesAreKept) {
+  test::TempDir dir("st-release");
+  std::string bytes(5 * 65536 + 123, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 7 + i / 4096) & 0xff);
+  const fs::path path = write_file(dir, bytes, "pages.bin");
+  const auto mapping = MappedFile::open(path);
+  const std::string before(reinterpret_cast<const char*>(mapping->data()), mapping->size());
+  mapping->release_pages(mapping->data() + 1000, 3 * 65536);
+  mapping->release_pages(mapping->data(), mapping->size());
+  mapping->release_pages(mapping->data() + mapping->size() - 10, 100);  // past the end: ignored
+  mapping->release_pages(nullptr, 10);                                  // outside the mapping: ignored
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(mapping->data()), mapping->size()), before);
+
+  const auto cow = MappedFile::open(path, MapAccess::kCopyOnWrite);
+  auto* writable = const_cast<std::uint8_t*>(cow->data());
+  writable[70000] = 0xAB;
+  cow->release_pages(cow->data(), cow->size());  // would discard the write in a copy-on-write mapping
+  EXPECT_EQ(cow->data()[70000], 0xAB);
+  EXPECT_EQ(read_file(path), bytes);
+}
+
 TEST(SafetensorsRead, ViewsAreBoundsCheckedAgainstTheirFile) {
   test::TempDir dir("st-foreign");
   const SafetensorsFile small(write_file(dir, file_bytes("{" + entry("w", "U8", "[4]", "[0,4]") + "}", "abcd"), "a.st"));

@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
+#include "model/parameter_init.h"
 #include "model/weights.h"
 #include "support/test_support.h"
 #include "text/sentencepiece_model.h"
@@ -60,6 +61,28 @@ std::unique_ptr<Saved> save_small(const CheckpointSaveOptions& options = {}) {
   save_checkpoint(s->folder, s->model, s->config, s->tokenizer_file, tokenizer, ImageProcessorConfig::for_size(32),
                   {{"seed", 3}}, options);
   return s;
+}
+
+// Loading skips the random initial draws (minutes for a 7B model): the language model (the bulk
+// of one) and every Linear constructed under the guard consume no random numbers, and the guard
+// restores drawing when it ends.
+TEST(Checkpoint, ConstructionWithoutInitDrawsNothing) {
+  const LlavaConfig config = small_config(12);
+  torch::manual_seed(11);
+  const torch::Tensor expected = torch::rand({4});
+  torch::manual_seed(11);
+  {
+    SkipParameterInit no_init;
+    EXPECT_FALSE(parameter_init_enabled());
+    LlamaForCausalLm text(config.text);
+    Linear projection(16, 32);
+    EXPECT_EQ(text->parameters().size(), 1 + 9 * static_cast<std::size_t>(config.text.num_hidden_layers) + 1 + 1);
+  }
+  EXPECT_TRUE(torch::equal(torch::rand({4}), expected)) << "constructing without init drew random numbers";
+  EXPECT_TRUE(parameter_init_enabled());
+  torch::manual_seed(11);
+  LlamaForCausalLm drawn(config.text);
+  EXPECT_FALSE(torch::equal(torch::rand({4}), expected)) << "the test cannot tell: a normal construction drew nothing";
 }
 
 TEST(Checkpoint, SaveLoadIsBitExact) {
