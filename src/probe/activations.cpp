@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "util/error.h"
 
@@ -129,6 +130,8 @@ ActivationSet load_activations(const std::filesystem::path& path) {
   if (is_aligned(bytes, states->dtype)) {
     set.states = bytes.data;
     set.keep_alive = file.mapping();
+    set.states_file = path;
+    set.states_offset = static_cast<std::uint64_t>(bytes.data - file.mapping()->data());
   } else {  // another writer's unaligned layout: one aligned copy
     auto copy = std::make_shared<std::vector<std::uint64_t>>((bytes.size + 7) / 8);
     std::memcpy(copy->data(), bytes.data, bytes.size);

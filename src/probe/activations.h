@@ -26,6 +26,11 @@ struct ActivationSet {
   Dtype dtype = Dtype::F32;                 // of the states: F32, F16, BF16 or F64
   const void* states = nullptr;             // [samples, layers, dim], row-major, aligned for dtype
   std::shared_ptr<const void> keep_alive;   // owns the bytes states points into
+  // Where the states lie in a file, when they are mapped from one: the probe reads its copies of
+  // them with pread (first touches of mapped pages are slow on some virtual machines, and they
+  // serialise workers on the address space). Empty for in-memory sets and unaligned copies.
+  std::filesystem::path states_file;
+  std::uint64_t states_offset = 0;
   std::vector<int> labels;                  // 0 or 1
   std::vector<std::int64_t> groups;         // empty when the file has none
   std::vector<std::int64_t> profiles;       // empty when the file has none

@@ -1,10 +1,17 @@
 #include "probe/probe_fit.h"
 
+#include <fcntl.h>
+#include <malloc.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <numeric>
 #include <string>
@@ -13,16 +20,13 @@
 
 #include "probe/activations.h"
 #include "probe/logistic_batch.h"
+#include "util/blas_threads.h"
+#include "util/parallel.h"
 #include "util/rng.h"
 
 namespace privprobe {
 namespace {
 
-// Memory for one block of layers (features, solver state); the states file itself stays mapped.
-// Small on purpose: a block's features stay in the cache over the solver's ~40 passes, and its
-// temporaries stay small (measured on the benchmark: blocks of 2 layers beat 8 and 32, whose large
-// fresh temporaries cost page faults; batching more layers saves little, the passes dominate).
-constexpr double kBlockBytes = 48.0 * 1024 * 1024;
 // A feature whose spread is below this fraction of the layer's largest is treated as constant
 // (scale 1), as scikit-learn's StandardScaler does for zero variance.
 constexpr double kRelativeScaleFloor = 1e-6;
@@ -57,12 +61,35 @@ torch::Tensor allocate_block_buffer(std::int64_t elements) {
   return torch::from_blob(data, {elements}, [](void* p) { std::free(p); }, torch::kFloat);
 }
 
-std::int64_t layers_per_block(std::int64_t samples, std::int64_t dim, std::int64_t splits, std::int64_t problems) {
-  const double per_layer = 4.0 * static_cast<double>(samples * dim)       // features
-                           + 8.0 * static_cast<double>(2 * splits * dim)  // mean, scale
-                           + 8.0 * static_cast<double>(problems * dim) * 12  // weights, gradient, steps, temporaries
-                           + 8.0 * static_cast<double>(problems * samples) * 32 * 4;  // images, subspace features
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(kBlockBytes / per_layer));
+// Freed memory is kept for reuse instead of being returned to the system: first touches of fresh
+// pages are expensive on some virtual machines (measured here: 36 us per 4 KiB page), and the
+// solver's temporaries of a few MiB each were otherwise unmapped and faulted in again every
+// iteration (glibc maps blocks above its threshold separately). Process-wide, set once.
+void keep_freed_memory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: bigger blocks are still mapped
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+}
+
+// libtorch's and OpenBLAS's thread counts, set to 1 while the layers are fitted in parallel.
+struct ThreadSettings {
+  int torch = 0;
+  int blas = 0;
+};
+
+ThreadSettings single_threaded_math() {
+  ThreadSettings saved;
+  saved.torch = torch::get_num_threads();
+  saved.blas = openblas_threads();
+  set_openblas_threads(1);
+  return saved;
+}
+
+void restore_threads(const ThreadSettings& saved) {
+  torch::set_num_threads(saved.torch);
+  if (saved.blas > 0) set_openblas_threads(saved.blas);
 }
 
 }  // namespace
@@ -127,58 +154,154 @@ SplitLayout make_layout(const FoldPlan& plan, std::int64_t n) {
   return layout;
 }
 
-// Copies a block of layers out of the states (float32, block row order, centred) and computes
-// each split's standardisation. Fills the problem's features, mean, scale and sketch fields.
-void prepare_block(const ActivationSet& set, const torch::Tensor& states, const std::vector<int>& layers,
-                   const SplitLayout& layout, bool standardize, const torch::Tensor& buffer,
-                   LogisticBatchProblem& problem) {
+// One layer's states, copied into `target` [N, D] float32 in block-row order and centred, with the
+// column sums (and sums of squares) of what was written, accumulated in double.
+struct CopiedLayer {
+  std::vector<double> sum, squares;  // [D]; squares only when standardising
+};
+
+// Rows evenly spaced over the samples that fix the centre: it only has to be near the mean (the
+// intercept absorbs any shift; each split's exact mean is computed below), so a subsample does.
+constexpr std::int64_t kCentreRows = 64;
+
+// The states file opened for pread, shared by the workers (pread takes its own offset). Rows read
+// with pread skip the first touches of mapped pages, which cost more than the copy itself on some
+// virtual machines and serialise the workers on the address space. Without a file, or where a
+// read fails, rows come from the mapping.
+class StatesReader {
+ public:
+  explicit StatesReader(const ActivationSet& set) : set_(set) {
+    if (set.dtype == Dtype::F32 && !set.states_file.empty()) fd_ = ::open(set.states_file.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  ~StatesReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  StatesReader(const StatesReader&) = delete;
+  StatesReader& operator=(const StatesReader&) = delete;
+
+  bool active() const { return fd_ >= 0; }
+
+  // The float32 state of (sample, layer) into out[0, D).
+  void read_row(std::int64_t sample, int layer, float* out) const {
+    const std::int64_t element = (sample * set_.layers + layer) * set_.dim;
+    const std::size_t bytes = static_cast<std::size_t>(set_.dim) * sizeof(float);
+    const std::uint64_t offset = set_.states_offset + static_cast<std::uint64_t>(element) * sizeof(float);
+    std::size_t done = 0;
+    while (done < bytes) {
+      const ssize_t got = ::pread(fd_, reinterpret_cast<char*>(out) + done, bytes - done, static_cast<off_t>(offset + done));
+      if (got <= 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    if (done < bytes) std::memcpy(out, static_cast<const float*>(set_.states) + element, bytes);
+  }
+
+ private:
+  const ActivationSet& set_;
+  int fd_ = -1;
+};
+
+// Copies one layer's rows into `target` [N, D] float32 in block-row order, centred, and sums what
+// is written in double. A layer's states are scattered over the file (a row of D values every
+// L x D): float32 rows are read into place with pread and centred there, while they are still in
+// the cache; other dtypes are converted first.
+CopiedLayer copy_layer(const ActivationSet& set, const StatesReader& reader, int layer, const SplitLayout& layout, bool standardize,
+                       float* target) {
   const std::int64_t n = layout.samples;
   const std::int64_t dim = set.dim;
-  const auto lc = static_cast<std::int64_t>(layers.size());
-  const torch::Tensor features = buffer.narrow(0, 0, lc * n * dim).view({lc, n, dim});
-  std::vector<torch::Tensor> means, scales, all_squares;
-  for (std::int64_t c = 0; c < lc; ++c) {
-    const int layer = layers[static_cast<std::size_t>(c)];
-    const torch::Tensor source = states.select(1, layer);  // [N, D], strided over the mapping
-    torch::Tensor target = features[c];
-    if (layout.reordered) {
-      torch::index_select_out(target, source, 0, layout.order_index);
-    } else {
-      target.copy_(source);
+  torch::Tensor converted;  // other dtypes: the layer as float32 first
+  const float* base = nullptr;
+  std::int64_t row_stride = 0;
+  if (set.dtype == Dtype::F32 && reader.active()) {
+    // Raw rows straight into place; the centring below then reads them from there.
+    for (std::int64_t row = 0; row < n; ++row) reader.read_row(layout.order[static_cast<std::size_t>(row)], layer, target + row * dim);
+    base = target;
+    row_stride = dim;
+  } else if (set.dtype == Dtype::F32) {
+    base = static_cast<const float*>(set.states) + static_cast<std::int64_t>(layer) * dim;
+    row_stride = set.layers * dim;
+  } else {
+    const torch::Tensor states = torch::from_blob(const_cast<void*>(set.states), {n, set.layers, dim},
+                                                  torch::TensorOptions().dtype(torch_type(set.dtype)));
+    converted = states.select(1, layer).to(torch::kFloat).contiguous();
+    base = converted.data_ptr<float>();
+    row_stride = dim;
+  }
+  const bool in_place = base == target;  // then rows sit in block-row order already
+  const auto row_of = [&](std::int64_t sample) {
+    return base + (in_place ? layout.position[static_cast<std::size_t>(sample)] : sample) * row_stride;
+  };
+
+  std::vector<double> centre_sum(static_cast<std::size_t>(dim), 0.0);
+  const std::int64_t centre_rows = std::min(n, kCentreRows);
+  for (std::int64_t k = 0; k < centre_rows; ++k) {
+    const float* row = row_of(k * n / centre_rows);
+    for (std::int64_t j = 0; j < dim; ++j) centre_sum[static_cast<std::size_t>(j)] += row[j];
+  }
+  std::vector<float> centre(static_cast<std::size_t>(dim));
+  for (std::int64_t j = 0; j < dim; ++j) {
+    centre[static_cast<std::size_t>(j)] =
+        static_cast<float>(centre_sum[static_cast<std::size_t>(j)] / static_cast<double>(centre_rows));
+  }
+
+  CopiedLayer copied;
+  copied.sum.assign(static_cast<std::size_t>(dim), 0.0);
+  if (standardize) copied.squares.assign(static_cast<std::size_t>(dim), 0.0);
+  double* sum = copied.sum.data();
+  double* squares = standardize ? copied.squares.data() : nullptr;
+  const float* c = centre.data();
+  for (std::int64_t row = 0; row < n; ++row) {
+    const float* source = row_of(layout.order[static_cast<std::size_t>(row)]);
+    float* out = target + row * dim;
+    for (std::int64_t j = 0; j < dim; ++j) {
+      const float value = source[j] - c[j];  // source may be out itself
+      out[j] = value;
+      sum[j] += value;
     }
-    // Centred on all rows: exact (the intercept absorbs any shift), and it keeps the float32
-    // products accurate beside LLM states' large constant channels. A NaN or infinity anywhere
-    // makes the mean non-finite: only then is the layer searched, to name the sample.
-    const torch::Tensor centre = target.mean(0, true);
-    if (!torch::isfinite(centre).all().item<bool>()) check_finite_states(set, {layer});
-    target.sub_(centre);
-    // Per split, the training rows' mean and spread from (all rows - test rows): only the test
-    // rows are read again, and no [N, D] temporaries are made.
-    const torch::Tensor row_sum = target.sum(0).to(torch::kDouble);  // ~0 after centring
-    const torch::Tensor squares =
-        standardize ? torch::linalg_vector_norm(target, 2, {0}).to(torch::kDouble).square() : torch::Tensor();
-    std::vector<torch::Tensor> split_means, split_scales;
-    for (std::int64_t f = 0; f < layout.splits(); ++f) {
-      const torch::Tensor test_rows = target.index_select(0, layout.test_rows[static_cast<std::size_t>(f)]);
-      const double train_rows = layout.train_count[static_cast<std::size_t>(f)];
-      const torch::Tensor mean = (row_sum - test_rows.sum(0).to(torch::kDouble)) / train_rows;
-      split_means.push_back(mean);
-      if (standardize) {
-        const torch::Tensor test_squares = torch::linalg_vector_norm(test_rows, 2, {0}).to(torch::kDouble).square();
-        split_scales.push_back(floored_scale((squares - test_squares) / train_rows - mean.square()));
-      }
+    if (squares) {
+      for (std::int64_t j = 0; j < dim; ++j) squares[j] += static_cast<double>(out[j]) * out[j];
     }
-    means.push_back(torch::stack(split_means).to(torch::kFloat));
-    scales.push_back(standardize ? torch::stack(split_scales).to(torch::kFloat)
-                                 : torch::ones({layout.splits(), dim}, torch::kFloat));
-    if (standardize) all_squares.push_back(squares);
+  }
+  return copied;
+}
+
+// Copies one layer out of the states (float32, block row order, centred) and computes each
+// split's standardisation. Fills the problem's features, mean, scale and sketch fields.
+void prepare_layer(const ActivationSet& set, const StatesReader& reader, int layer, const SplitLayout& layout, bool standardize,
+                   const torch::Tensor& buffer, LogisticBatchProblem& problem) {
+  const std::int64_t n = layout.samples;
+  const std::int64_t dim = set.dim;
+  const torch::Tensor features = buffer.narrow(0, 0, n * dim).view({1, n, dim});
+  const CopiedLayer copied = copy_layer(set, reader, layer, layout, standardize, features.data_ptr<float>());
+  // A NaN or infinity anywhere makes a sum non-finite: only then is the layer searched, to name the sample.
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  const torch::Tensor row_sum = torch::from_blob(const_cast<double*>(copied.sum.data()), {dim}, f64);
+  const torch::Tensor squares =
+      standardize ? torch::from_blob(const_cast<double*>(copied.squares.data()), {dim}, f64) : torch::Tensor();
+  if (!torch::isfinite(row_sum).all().item<bool>() || (standardize && !torch::isfinite(squares).all().item<bool>())) {
+    check_finite_states(set, {layer});
+  }
+  // Per split, the training rows' mean and spread from (all rows - test rows): only the test rows
+  // are read again.
+  const torch::Tensor target = features[0];
+  std::vector<torch::Tensor> split_means, split_scales;
+  for (std::int64_t f = 0; f < layout.splits(); ++f) {
+    const torch::Tensor test_rows = target.index_select(0, layout.test_rows[static_cast<std::size_t>(f)]);
+    const double train_rows = layout.train_count[static_cast<std::size_t>(f)];
+    const torch::Tensor mean = (row_sum - test_rows.sum(0, /*keepdim=*/false, torch::kDouble)) / train_rows;
+    split_means.push_back(mean);
+    if (standardize) {
+      const torch::Tensor test_squares = test_rows.to(torch::kDouble).square().sum(0);
+      split_scales.push_back(floored_scale((squares - test_squares) / train_rows - mean.square()));
+    }
   }
   problem.features = features;
-  problem.mean = torch::stack(means);
-  problem.scale = torch::stack(scales);
-  problem.sketch_mean = torch::zeros({lc, dim}, torch::kFloat);
-  problem.sketch_scale = standardize ? floored_scale(torch::stack(all_squares) / static_cast<double>(n)).to(torch::kFloat)
-                                     : torch::ones({lc, dim}, torch::kFloat);
+  problem.mean = torch::stack(split_means).to(torch::kFloat).unsqueeze(0);
+  problem.scale = (standardize ? torch::stack(split_scales).to(torch::kFloat)
+                               : torch::ones({layout.splits(), dim}, torch::kFloat)).unsqueeze(0);
+  const torch::Tensor all_mean = row_sum / static_cast<double>(n);
+  problem.sketch_mean = all_mean.to(torch::kFloat).unsqueeze(0);
+  problem.sketch_scale = (standardize ? floored_scale(squares / static_cast<double>(n) - all_mean.square()).to(torch::kFloat)
+                                      : torch::ones({dim}, torch::kFloat)).unsqueeze(0);
 }
 
 }  // namespace
@@ -218,19 +341,26 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
   output.max_iterations.assign(input.layers.size(), 0);
   output.unconverged_fits.assign(input.layers.size(), 0);
 
-  // The states as a tensor over the mapping (no copy); blocks of layers are copied out as float32.
-  // (Copying the next block on a second thread while one is solved was measured slower on 2 cores.)
-  const torch::Tensor states = torch::from_blob(const_cast<void*>(set.states), {n, set.layers, set.dim},
-                                                torch::TensorOptions().dtype(torch_type(set.dtype)));
-  const auto block = static_cast<std::size_t>(std::min<std::int64_t>(
-      layers_per_block(n, set.dim, splits, problems), static_cast<std::int64_t>(input.layers.size())));
-  const torch::Tensor buffer = allocate_block_buffer(static_cast<std::int64_t>(block) * n * set.dim);
-  for (std::size_t start = 0; start < input.layers.size(); start += block) {
-    const std::size_t count = std::min(input.layers.size() - start, block);
-    const std::vector<int> layers(input.layers.begin() + static_cast<std::ptrdiff_t>(start),
-                                  input.layers.begin() + static_cast<std::ptrdiff_t>(start + count));
+  // Each layer is fitted on its own, with single-threaded libtorch and BLAS, one worker per core:
+  // the passes over one layer's features (13 MiB on the benchmark) stay in the cache and no call
+  // waits on another thread. Measured on the benchmark's 2 cores: 0.8-0.9 s in process with two
+  // workers, 1.5 s with one, 1.7-2.0 s with one worker and two BLAS threads (the old split); while
+  // another program kept a core busy, one worker did better (1.5 s against 1.9 s), but that cannot
+  // be known in advance. A layer's result is the same whichever worker fits it, and in any order.
+  keep_freed_memory();
+  const StatesReader reader(set);
+  const int workers = static_cast<int>(
+      std::min<std::size_t>(static_cast<std::size_t>(resolve_jobs(0)), input.layers.size()));
+  const ThreadSettings saved = single_threaded_math();
+  std::mutex progress_mutex;
+  std::size_t layers_done = 0;
+  std::atomic<std::size_t> next_layer{0};
+  std::atomic<bool> failed{false};
+  const auto fit_layer = [&](std::size_t li, torch::Tensor& buffer) {
+    if (!buffer.defined()) buffer = allocate_block_buffer(n * set.dim);
+    const int layer = input.layers[li];
     LogisticBatchProblem problem;
-    prepare_block(set, states, layers, layout, input.standardize, buffer, problem);
+    prepare_layer(set, reader, layer, layout, input.standardize, buffer, problem);
     problem.fit_rows = layout.fit_rows;
     problem.train_mask = layout.train_mask;
     problem.targets = targets;
@@ -240,28 +370,46 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
     options.C = input.C;
     options.tolerance = input.tolerance;
     options.max_iterations = input.max_iterations;
-    for (int layer : layers) options.sketch_seeds.push_back(derive_seed(input.seed, "probe/sketch/layer/" + std::to_string(layer)));
+    options.sketch_seeds.push_back(derive_seed(input.seed, "probe/sketch/layer/" + std::to_string(layer)));
     const LogisticBatchSolution solution = solve_logistic_batch(problem, options);
 
-    const torch::Tensor margins = solution.margins.contiguous();  // [Lc, P, N], block rows
+    const torch::Tensor margins = solution.margins.contiguous();  // [1, P, N], block rows
     const double* m = margins.data_ptr<double>();
-    for (std::size_t c = 0; c < layers.size(); ++c) {
-      const std::size_t li = start + c;
-      for (std::int64_t p = 0; p < problems; ++p) {
-        const std::int64_t t = p / splits;
-        const std::int64_t f = p % splits;
-        const std::int64_t r = layout.repeat_of_split[static_cast<std::size_t>(f)];
-        for (std::int64_t i : *layout.test_of_split[static_cast<std::size_t>(f)]) {
-          output.scores[static_cast<std::size_t>(((static_cast<std::int64_t>(li) * tracks + t) * repeats + r) * n + i)] =
-              m[(static_cast<std::int64_t>(c) * problems + p) * n + layout.position[static_cast<std::size_t>(i)]];
+    for (std::int64_t p = 0; p < problems; ++p) {
+      const std::int64_t t = p / splits;
+      const std::int64_t f = p % splits;
+      const std::int64_t r = layout.repeat_of_split[static_cast<std::size_t>(f)];
+      for (std::int64_t i : *layout.test_of_split[static_cast<std::size_t>(f)]) {
+        output.scores[static_cast<std::size_t>(((static_cast<std::int64_t>(li) * tracks + t) * repeats + r) * n + i)] =
+            m[p * n + layout.position[static_cast<std::size_t>(i)]];
+      }
+    }
+    output.max_iterations[li] = static_cast<int>(solution.iterations.max().item<std::int64_t>());
+    output.unconverged_fits[li] = static_cast<int>((~solution.converged).sum().item<std::int64_t>());
+    if (input.on_progress) {
+      const std::lock_guard<std::mutex> lock(progress_mutex);
+      input.on_progress(++layers_done);
+    }
+  };
+  try {
+    parallel_for(static_cast<std::size_t>(workers), workers, [&](std::size_t) {
+      torch::set_num_threads(1);
+      torch::NoGradGuard no_grad_here;  // grad mode is per thread
+      torch::Tensor buffer;             // this worker's copy of one layer's features
+      for (std::size_t li = next_layer++; li < input.layers.size() && !failed; li = next_layer++) {
+        try {
+          fit_layer(li, buffer);
+        } catch (...) {
+          failed = true;
+          throw;
         }
       }
-      const auto ci = static_cast<std::int64_t>(c);
-      output.max_iterations[li] = static_cast<int>(solution.iterations[ci].max().item<std::int64_t>());
-      output.unconverged_fits[li] = static_cast<int>((~solution.converged[ci]).sum().item<std::int64_t>());
-    }
-    if (input.on_progress) input.on_progress(start + layers.size());
+    });
+  } catch (...) {
+    restore_threads(saved);
+    throw;
   }
+  restore_threads(saved);
   return output;
 }
 

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
+#include "probe/activations.h"
 #include "probe/compare.h"
 #include "probe/probe.h"
 #include "probe/probe_output.h"
@@ -94,6 +96,26 @@ TEST(Probe, SameSeedSameBytesOtherSeedOtherFolds) {
   config.seed = 9;
   const ProbeResult c = run_probe(set, config);
   EXPECT_NE(fold_plan_to_json(a.folds).dump(), fold_plan_to_json(c.folds).dump());
+}
+
+// A set loaded from a file is copied with pread, an in-memory one from memory: same figures.
+TEST(Probe, FileAndMemoryGiveTheSameFigures) {
+  test::PlantedSpec spec;
+  spec.pairs = 40;
+  spec.dim = 48;
+  const ActivationSet memory = test::make_planted_set(spec);
+  test::TempDir dir;
+  const std::filesystem::path path = dir.path() / "acts.safetensors";
+  test::write_activation_file(path, memory);
+  const ActivationSet file = load_activations(path);
+  for (const ProbeSplit split : {ProbeSplit::kKFold, ProbeSplit::kPaper}) {
+    ProbeConfig config;
+    config.split = split;
+    config.repeats = 1;
+    SCOPED_TRACE(probe_split_name(split));
+    EXPECT_EQ(probe_result_to_json(run_probe(memory, config))["layers"].dump(),
+              probe_result_to_json(run_probe(file, config))["layers"].dump());
+  }
 }
 
 TEST(Probe, WithoutControlReportsNulls) {
