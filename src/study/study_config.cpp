@@ -67,6 +67,12 @@ void visit_fields(Config& c, Visitor&& v) {
   v("study", "style", c.study.style, one_of({"identicon", "text", "both"}));
   v("study", "out", c.study.out, Check<std::string>([](const std::string& s) { return s.empty() ? "must not be empty" : ""; }));
   v("study", "threads", c.study.threads, nonnegative_int);
+  v("study", "device", c.study.device, Check<std::string>([](const std::string& s) {
+      const bool ok = s == "cpu" || s == "cuda" || (s.rfind("cuda:", 0) == 0 && s.size() > 5 &&
+                                                    s.find_first_not_of("0123456789", 5) == std::string::npos);
+      return ok ? "" : "must be cpu, cuda or cuda:N (got '" + s + "')";
+    }));
+  v("study", "dtype", c.study.dtype, one_of({"f32", "bf16"}));  // the study trains: f16 would need loss scaling
 
   v("album", "pretrain", c.album.pretrain, nonnegative);
   v("album", "finetune", c.album.finetune, positive);
@@ -116,6 +122,14 @@ void visit_fields(Config& c, Visitor&& v) {
       return std::string();
     }));
   v("finetune", "save_every", c.finetune.save_every, nonnegative);
+  v("finetune", "lora_rank", c.finetune.lora_rank, nonnegative_int);
+  v("finetune", "lora_alpha", c.finetune.lora_alpha, positive_real);
+  v("finetune", "lora_dropout", c.finetune.lora_dropout,
+    Check<double>([](const double& x) { return x >= 0 && x < 1 ? "" : "must lie in [0, 1)"; }));
+  v("finetune", "projector_lr", c.finetune.projector_lr, nonnegative_real);
+  v("finetune", "warmup_ratio", c.finetune.warmup_ratio, unit);
+  v("finetune", "grad_accum", c.finetune.grad_accum, positive_int);
+  v("finetune", "gradient_checkpointing", c.finetune.gradient_checkpointing, Check<bool>());
 
   v("arms", "control", c.arms.control, Check<bool>());
   v("arms", "control_share", c.arms.control_share,

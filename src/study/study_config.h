@@ -30,6 +30,8 @@ struct StudySection {
   std::string style;                  // watermark style: identicon, text or both
   std::string out;                    // study folder when --out is not given
   int threads = 0;                    // libtorch/BLAS threads (0: the measured best split)
+  std::string device;                 // cpu, cuda or cuda:N: training and inference
+  std::string dtype;                  // f32 or bf16: frozen weights held and computed in (trained ones stay f32)
 };
 
 struct AlbumSection {
@@ -81,6 +83,13 @@ struct FinetuneSection {
   std::int64_t dynamics_every = 0;
   std::vector<std::string> freeze;  // parts not trained; [] trains everything
   std::int64_t save_every = 0;
+  int lora_rank = 0;                // > 0: every arm fine-tunes with LoRA of this rank (0: full)
+  double lora_alpha = 16;
+  double lora_dropout = 0.05;
+  double projector_lr = 0;          // 0: lr
+  double warmup_ratio = 0.03;
+  int grad_accum = 1;               // micro-batches per step (batch_size each)
+  bool gradient_checkpointing = false;
 };
 
 struct ArmsSection {

@@ -69,6 +69,8 @@ ProbeConfig probe_config(const StudyConfig& c, ProbeGroupBy group_by) {
 InferenceOptions inference_options(const StudyConfig& c) {
   InferenceOptions o;
   o.threads = c.study.threads;
+  o.device = c.study.device;
+  o.dtype = c.study.dtype;
   return o;
 }
 
@@ -88,6 +90,14 @@ json train_job_settings(const StudyTrainJob& j) {
           {"augment", j.augment},
           {"wm_per_batch", j.wm_per_batch},
           {"lora_rank", j.lora_rank},
+          {"lora_alpha", j.lora_alpha},
+          {"lora_dropout", j.lora_dropout},
+          {"projector_lr", j.projector_lr},
+          {"warmup_ratio", j.warmup_ratio},
+          {"grad_accum", j.grad_accum},
+          {"gradient_checkpointing", j.gradient_checkpointing},
+          {"device", j.device},
+          {"dtype", j.dtype},
           {"freeze", j.freeze ? json(*j.freeze) : json(nullptr)},
           {"threads", j.threads}};
 }
@@ -275,6 +285,8 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.save_every = c.pretrain.save_every;
     job.freeze = std::vector<std::string>{};
     job.threads = c.study.threads;
+    job.device = c.study.device;
+    job.dtype = c.study.dtype;
     job.progress = ctx.progress;
     std::vector<std::string> inputs = inputs_with({"split", "profiles"}, c.synthetic() ? "synth" : "");
     if (perception_task) inputs.push_back("embed:pretrain");
@@ -306,9 +318,17 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.dynamics_every = c.finetune.dynamics_every;
     job.augment = m.augment;
     job.wm_per_batch = m.wm_per_batch > 0 ? m.wm_per_batch : -1;
-    job.lora_rank = m.lora_rank;
+    job.lora_rank = m.lora_rank > 0 ? m.lora_rank : c.finetune.lora_rank;
+    job.lora_alpha = c.finetune.lora_alpha;
+    job.lora_dropout = c.finetune.lora_dropout;
+    job.projector_lr = c.finetune.projector_lr;
+    job.warmup_ratio = c.finetune.warmup_ratio;
+    job.grad_accum = c.finetune.grad_accum;
+    job.gradient_checkpointing = c.finetune.gradient_checkpointing;
     job.freeze = c.finetune.freeze;
     job.threads = c.study.threads;
+    job.device = c.study.device;
+    job.dtype = c.study.dtype;
     job.progress = ctx.progress;
     json settings = train_job_settings(job);
     settings["base"] = base_fingerprint;
@@ -373,7 +393,8 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     const std::string trained = model_stage(ctx, m);
     const std::string acts_rel = "acts/" + m.id + ".safetensors";
     if (!m.base) stages.push_back(finetune_stages.at(m.id));
-    json extract_settings = {{"position", c.probe.position}, {"vision", m.base}, {"threads", c.study.threads}};
+    json extract_settings = {{"position", c.probe.position}, {"vision", m.base}, {"threads", c.study.threads},
+                             {"device", c.study.device}, {"dtype", c.study.dtype}};
     if (m.base && !c.pretrains()) extract_settings["checkpoint"] = base_fingerprint;
     stages.push_back({"extract:" + m.id, extract_settings, inputs_with({"probeset"}, trained),
                       {acts_rel, "acts/" + m.id + ".json"}, kInferSecondsPerSample * static_cast<double>(probe_samples), false,
@@ -422,7 +443,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     }
     stages.push_back({"ask:" + m.id,
                       {{"max_new_tokens", c.ask.max_new_tokens}, {"batch_size", c.ask.batch_size}, {"seed", c.study.seed},
-                       {"threads", c.study.threads}},
+                       {"threads", c.study.threads}, {"device", c.study.device}, {"dtype", c.study.dtype}},
                       inputs_with({"probeset", "folds"}, trained),
                       {"ask/" + m.id},
                       kAskSecondsPerSample * static_cast<double>(probe_samples),
@@ -445,7 +466,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                       {{"count", c.eval.count},
                        {"max_new_tokens", c.eval.max_new_tokens},
                        {"batch_size", c.eval.batch_size},
-                       {"threads", c.study.threads}},
+                       {"threads", c.study.threads}, {"device", c.study.device}, {"dtype", c.study.dtype}},
                       inputs_with({"split"}, trained),
                       {"eval/" + m.id},
                       kInferSecondsPerSample * static_cast<double>(eval_items),

@@ -24,6 +24,14 @@ StudyTrainOutcome run_study_train(const StudyTrainJob& job) {
   config.augment = job.augment;
   config.wm_per_batch = job.wm_per_batch;
   config.lora.rank = job.lora_rank;
+  config.lora.alpha = job.lora_alpha;
+  config.lora.dropout = job.lora_dropout;
+  if (job.projector_lr > 0) config.projector_lr = job.projector_lr;
+  config.warmup_ratio = job.warmup_ratio;
+  config.grad_accum = job.grad_accum;
+  config.gradient_checkpointing = job.gradient_checkpointing;
+  config.device = job.device;
+  config.dtype = job.dtype;
   config.freeze = job.freeze;
   config.threads = job.threads;
   config.resume = job.resume;

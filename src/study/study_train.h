@@ -28,6 +28,14 @@ struct StudyTrainJob {
   bool augment = false;
   int wm_per_batch = -1;
   int lora_rank = 0;
+  double lora_alpha = 16;
+  double lora_dropout = 0.05;
+  double projector_lr = 0;  // 0: lr
+  double warmup_ratio = 0.03;
+  int grad_accum = 1;
+  bool gradient_checkpointing = false;
+  std::string device = "cpu";
+  std::string dtype = "f32";
   std::optional<std::vector<std::string>> freeze;
   int threads = 0;
   bool resume = false;

@@ -159,6 +159,13 @@ TEST(StudyConfig, BadValuesNameTheKey) {
   EXPECT_NE(load_error(dir, "[probe]\nposition = \"first\"\n").find("probe.position"), std::string::npos);
   EXPECT_NE(load_error(dir, "[probe]\nfolds = 1\n").find("probe.folds"), std::string::npos);
   EXPECT_NE(load_error(dir, "[watermark]\nopacity = 1.5\n").find("watermark.opacity"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[study]\ndevice = \"gpu\"\n").find("study.device"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[study]\ndevice = \"cuda:x\"\n").find("study.device"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[study]\ndtype = \"f16\"\n").find("study.dtype"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[finetune]\nlora_rank = -1\n").find("finetune.lora_rank"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[finetune]\nlora_dropout = 1.0\n").find("finetune.lora_dropout"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[finetune]\ngrad_accum = 0\n").find("finetune.grad_accum"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[finetune]\nwarmup_ratio = 2\n").find("finetune.warmup_ratio"), std::string::npos);
 }
 
 TEST(StudyConfig, CrossKeyChecks) {

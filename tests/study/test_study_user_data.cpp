@@ -30,7 +30,10 @@ TEST(StudyUserData, RunsOnAUsersCheckpointAndDatasetAndLeavesThemUntouched) {
                               "[study]\nstyle = \"text\"\nseeds = [0]\n\n"
                               "[model]\ncheckpoint = \"my_base/checkpoint\"\n\n"
                               "[data]\nllava_json = \"my_album/train.json\"\nimage_root = \"my_album\"\n"
-                              "heldout_json = \"my_album/test.json\"\n");
+                              "heldout_json = \"my_album/test.json\"\n\n"
+                              // The paper's recipe, scaled down: LoRA for every arm, a projector rate (and recomputed layers).
+                              "[finetune]\nlora_rank = 4\nlora_alpha = 8.0\nprojector_lr = 2e-5\ngrad_accum = 2\n"
+                              "gradient_checkpointing = true\n");
   const fs::path S = dir / "study";
   r = run_privprobe({"study", (dir / "real.toml").string(), "--quick", "--out", S.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -55,6 +58,16 @@ TEST(StudyUserData, RunsOnAUsersCheckpointAndDatasetAndLeavesThemUntouched) {
     EXPECT_TRUE(m["eval"].is_object()) << m["id"];
   }
   EXPECT_TRUE(kinds.count("finetune"));
+
+  // Every arm trained with the [finetune] recipe: LoRA (merged on save), the projector's rate.
+  for (const json& m : results["models"]) {
+    if (m["kind"] != "finetune") continue;
+    const json settings = privprobe::read_json(S / "models" / m["id"].get<std::string>() / "train_config.json")["settings"];
+    EXPECT_EQ(settings["lora"]["rank"], 4) << m["id"];
+    EXPECT_EQ(settings["lora"]["alpha"], 8.0) << m["id"];
+    EXPECT_EQ(settings["projector_lr"], 2e-5) << m["id"];
+    EXPECT_EQ(settings["grad_accum"], 2) << m["id"];
+  }
 
   // Fine-tuning used the user's rows: every arm's data comes from my_album/train.json.
   const std::size_t user_rows = privprobe::read_json(album / "train.json").size();
