@@ -4,6 +4,7 @@
 
 #include "io/safetensors.h"
 #include "model/checkpoint.h"
+#include "support/small_llava.h"
 #include "model/parameter_init.h"
 #include "model/weights.h"
 #include "support/test_support.h"
@@ -17,20 +18,8 @@ namespace privprobe {
 namespace {
 
 LlavaConfig small_config(int vocab) {
-  LlavaConfig c = tiny_llava_config();
-  c.vision.hidden_size = 16;
-  c.vision.intermediate_size = 32;
-  c.vision.num_hidden_layers = 2;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 32;
-  c.vision.patch_size = 16;
+  LlavaConfig c = test::small_llava_config(16, 2, 2);
   c.text.vocab_size = vocab;
-  c.text.hidden_size = 16;
-  c.text.intermediate_size = 24;
-  c.text.num_hidden_layers = 2;
-  c.text.num_attention_heads = 2;
-  c.text.num_key_value_heads = 1;
-  c.text.head_dim = 8;
   return c;
 }
 

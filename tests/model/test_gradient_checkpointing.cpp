@@ -8,28 +8,12 @@
 #include "model/autocast.h"
 #include "model/gradient_checkpointing.h"
 #include "model/llava.h"
+#include "support/small_llava.h"
 
 namespace privprobe {
 namespace {
 
-LlavaConfig small_config() {
-  LlavaConfig c = tiny_llava_config();
-  c.vision.hidden_size = 32;
-  c.vision.intermediate_size = 64;
-  c.vision.num_hidden_layers = 2;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 32;
-  c.vision.patch_size = 16;  // 4 image tokens
-  c.text.vocab_size = 40;
-  c.text.hidden_size = 32;
-  c.text.intermediate_size = 48;
-  c.text.num_hidden_layers = 3;
-  c.text.num_attention_heads = 4;
-  c.text.num_key_value_heads = 2;
-  c.text.head_dim = 8;
-  c.image_token_index = 4;
-  return c;
-}
+LlavaConfig small_config() { return test::small_llava_config(32, 2, 3); }
 
 // Two right-padded rows: one with an image, one text-only; labels on the last tokens.
 LlavaBatch training_batch(bool with_image) {
@@ -152,7 +136,9 @@ TEST(GradientCheckpointing, RerunKeepsTheRandomStreamAndWorksWithAutogradGrad) {
   ASSERT_EQ(plain.size(), recomputed.size());
   for (std::size_t i = 0; i < plain.size(); ++i) {
     ASSERT_EQ(plain[i].defined(), recomputed[i].defined()) << i;
-    if (plain[i].defined()) EXPECT_LE((plain[i] - recomputed[i]).abs().max().item<double>(), 1e-6) << i;
+    if (plain[i].defined()) {
+      EXPECT_LE((plain[i] - recomputed[i]).abs().max().item<double>(), 1e-6) << i;
+    }
   }
 }
 

@@ -5,28 +5,12 @@
 
 #include "model/capture.h"
 #include "model/llava.h"
+#include "support/small_llava.h"
 
 namespace privprobe {
 namespace {
 
-LlavaConfig small_config() {
-  LlavaConfig c = tiny_llava_config();
-  c.vision.hidden_size = 32;
-  c.vision.intermediate_size = 64;
-  c.vision.num_hidden_layers = 2;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 32;
-  c.vision.patch_size = 16;  // 4 image tokens
-  c.text.vocab_size = 40;
-  c.text.hidden_size = 32;
-  c.text.intermediate_size = 48;
-  c.text.num_hidden_layers = 3;
-  c.text.num_attention_heads = 4;
-  c.text.num_key_value_heads = 2;
-  c.text.head_dim = 8;
-  c.image_token_index = 4;
-  return c;
-}
+LlavaConfig small_config() { return test::small_llava_config(32, 2, 3); }
 
 // [bos, image x4, prompt..., answer...]
 torch::Tensor ids_with_image(std::vector<int64_t> text) {

@@ -6,30 +6,14 @@
 #include <cmath>
 
 #include "train/dynamics.h"
+#include "support/small_llava.h"
 #include "train/lora.h"
 #include "util/error.h"
 
 namespace privprobe {
 namespace {
 
-LlavaConfig small_config() {
-  LlavaConfig c = tiny_llava_config();
-  c.vision.hidden_size = 16;
-  c.vision.intermediate_size = 32;
-  c.vision.num_hidden_layers = 2;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 32;
-  c.vision.patch_size = 16;  // 4 image tokens
-  c.text.vocab_size = 40;
-  c.text.hidden_size = 16;
-  c.text.intermediate_size = 24;
-  c.text.num_hidden_layers = 2;
-  c.text.num_attention_heads = 2;
-  c.text.num_key_value_heads = 1;
-  c.text.head_dim = 8;
-  c.image_token_index = 4;
-  return c;
-}
+LlavaConfig small_config() { return test::small_llava_config(16, 2, 2); }
 
 struct RowSpec {
   std::vector<int64_t> prompt;

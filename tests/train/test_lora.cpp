@@ -10,6 +10,7 @@
 #include "model/weights.h"
 #include "support/test_support.h"
 #include "train/lora.h"
+#include "support/small_llava.h"
 #include "util/error.h"
 #include "util/json_io.h"
 
@@ -18,24 +19,7 @@ namespace fs = std::filesystem;
 namespace privprobe {
 namespace {
 
-LlavaConfig small_config() {
-  LlavaConfig c = tiny_llava_config();
-  c.vision.hidden_size = 16;
-  c.vision.intermediate_size = 32;
-  c.vision.num_hidden_layers = 1;
-  c.vision.num_attention_heads = 2;
-  c.vision.image_size = 32;
-  c.vision.patch_size = 16;  // 4 image tokens
-  c.text.vocab_size = 40;
-  c.text.hidden_size = 16;
-  c.text.intermediate_size = 24;
-  c.text.num_hidden_layers = 2;
-  c.text.num_attention_heads = 2;
-  c.text.num_key_value_heads = 1;
-  c.text.head_dim = 8;
-  c.image_token_index = 4;
-  return c;
-}
+LlavaConfig small_config() { return test::small_llava_config(16, 1, 2); }
 
 LlavaForConditionalGeneration base_model() {
   torch::manual_seed(0);
