@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -39,26 +40,17 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--profile") {
-      a.profile = argv[i + 1];
-      continue;
-    }
-    const int value = std::atoi(argv[i + 1]);
-    if (flag == "--batch") a.batch = value;
-    else if (flag == "--text-len") a.text_len = value;
-    else if (flag == "--steps") a.steps = value;
-    else if (flag == "--warmup") a.warmup = value;
-    else if (flag == "--threads") a.threads = value;
-    else {
-      std::fprintf(stderr, "model_step_bench: unknown flag %s\n", flag.c_str());
-      std::exit(2);
-    }
-  }
-  if (a.batch < 1 || a.text_len < 2 || a.steps < 1 || a.warmup < 0) {
-    std::fprintf(stderr, "model_step_bench: --batch >= 1, --text-len >= 2, --steps >= 1, --warmup >= 0\n");
-    std::exit(2);
+  CLI::App app{"The model core at the reference's shapes: training step and forward times"};
+  app.add_option("--batch", a.batch)->check(CLI::PositiveNumber);
+  app.add_option("--text-len", a.text_len)->check(CLI::Range(2, 4096));
+  app.add_option("--steps", a.steps)->check(CLI::PositiveNumber);
+  app.add_option("--warmup", a.warmup)->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", a.threads)->check(CLI::NonNegativeNumber);
+  app.add_option("--profile", a.profile, "Chrome trace of the forward passes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
   }
   return a;
 }

@@ -66,6 +66,16 @@ ProbeConfig probe_config(const StudyConfig& c, ProbeGroupBy group_by) {
   return p;
 }
 
+// A training run with the study's runtime settings (threads, device, dtype, progress).
+StudyTrainJob train_job(const StudyConfig& c, bool progress) {
+  StudyTrainJob job;
+  job.threads = c.study.threads;
+  job.device = c.study.device;
+  job.dtype = c.study.dtype;
+  job.progress = progress;
+  return job;
+}
+
 InferenceOptions inference_options(const StudyConfig& c) {
   InferenceOptions o;
   o.threads = c.study.threads;
@@ -270,7 +280,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                       }});
   }
   if (c.pretrains()) {
-    StudyTrainJob job;
+    StudyTrainJob job = train_job(c, ctx.progress);
     job.data = perception_task ? S / "data" / "embed_pretrain" / "train.json" : S / "data" / "pretrain.json";
     job.image_root = perception_task ? S / "data" / "embed_pretrain" / "images" : album_root;
     job.out = S / "models" / kBaseModel;
@@ -284,10 +294,6 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.seed = c.study.seed;
     job.save_every = c.pretrain.save_every;
     job.freeze = std::vector<std::string>{};
-    job.threads = c.study.threads;
-    job.device = c.study.device;
-    job.dtype = c.study.dtype;
-    job.progress = ctx.progress;
     std::vector<std::string> inputs = inputs_with({"split", "profiles"}, c.synthetic() ? "synth" : "");
     if (perception_task) inputs.push_back("embed:pretrain");
     stages.push_back({"pretrain", train_job_settings(job), inputs,
@@ -305,7 +311,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
   for (const ModelPlan& m : ctx.plan.models) {
     if (m.base) continue;
     const fs::path data_dir = S / "data" / "embed" / m.embed;
-    StudyTrainJob job;
+    StudyTrainJob job = train_job(c, ctx.progress);
     job.data = data_dir / "train.json";
     job.image_root = data_dir / "images";
     job.out = S / "models" / m.id;
@@ -326,10 +332,6 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.grad_accum = c.finetune.grad_accum;
     job.gradient_checkpointing = c.finetune.gradient_checkpointing;
     job.freeze = c.finetune.freeze;
-    job.threads = c.study.threads;
-    job.device = c.study.device;
-    job.dtype = c.study.dtype;
-    job.progress = ctx.progress;
     json settings = train_job_settings(job);
     settings["base"] = base_fingerprint;
     const double dynamics = c.finetune.dynamics_every > 0 ? 1.0 + 2.0 / static_cast<double>(c.finetune.dynamics_every) : 1.0;
