@@ -49,15 +49,14 @@ std::array<std::uint8_t, 3> hsl_to_rgb(double h, double s, double l) {
   return {to8(r), to8(g), to8(b)};
 }
 
-}  // namespace
-
-Overlay render_identicon(std::string_view key, const IdenticonStyle& style) {
-  validate(style);
-  // The key's SHA-256 seeds the generator: any change to the key changes everything.
+// The key's SHA-256 seeds the generator: any change to the key changes everything.
+Rng key_generator(std::string_view key) {
   const std::string digest = sha256_hex(key);
-  Rng rng(std::stoull(digest.substr(0, 16), nullptr, 16));
+  return Rng(std::stoull(digest.substr(0, 16), nullptr, 16));
+}
 
-  const int grid = style.grid;
+// The block pattern, the generator's first draws (the colours come after it).
+std::vector<std::uint8_t> draw_cells(Rng& rng, int grid) {
   const int half = (grid + 1) / 2;  // columns drawn at random; the rest mirror them
   std::vector<std::uint8_t> on(static_cast<std::size_t>(grid) * grid, 0);
   bool any = false;
@@ -72,6 +71,24 @@ Overlay render_identicon(std::string_view key, const IdenticonStyle& style) {
   if (!any) {  // an empty picture would carry nothing: fill the middle column instead
     for (int row = 0; row < grid; ++row) on[static_cast<std::size_t>(row) * grid + grid / 2] = 1;
   }
+  return on;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> identicon_cells(std::string_view key, int grid) {
+  IdenticonStyle style;
+  style.grid = grid;
+  validate(style);
+  Rng rng = key_generator(key);
+  return draw_cells(rng, grid);
+}
+
+Overlay render_identicon(std::string_view key, const IdenticonStyle& style) {
+  validate(style);
+  const int grid = style.grid;
+  Rng rng = key_generator(key);
+  const std::vector<std::uint8_t> on = draw_cells(rng, grid);
   // Hues from the teal-cyan band only: the album's shapes are red, orange, yellow, green, blue and
   // purple, and a profile picture in one of those colours would be confused with a shape.
   const double hue = rng.uniform(172.0, 192.0);

@@ -3,7 +3,9 @@
 // it cannot read text.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "image/overlay.h"
 
@@ -18,5 +20,9 @@ struct IdenticonStyle {
 
 // The same key always gives the same picture; different keys almost always differ.
 Overlay render_identicon(std::string_view key, const IdenticonStyle& style);
+
+// The key's block pattern: grid x grid cells, row-major, 1 where render_identicon draws the
+// foreground colour. The study labels these cells for the vision tower's per-patch loss.
+std::vector<std::uint8_t> identicon_cells(std::string_view key, int grid = IdenticonStyle{}.grid);
 
 }  // namespace privprobe

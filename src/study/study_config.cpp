@@ -107,6 +107,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("pretrain", "aux_weight", c.pretrain.aux_weight, nonnegative_real);
   v("pretrain", "perception_rate", c.pretrain.perception_rate, unit);
   v("pretrain", "perception_share", c.pretrain.perception_share, unit);
+  v("pretrain", "identicon_labels", c.pretrain.identicon_labels, Check<bool>());
   v("pretrain", "save_every", c.pretrain.save_every, nonnegative);
 
   v("finetune", "steps", c.finetune.steps, positive);
@@ -392,6 +393,11 @@ void validate_study_config(const StudyConfig& c, const std::string& name) {
   }
   if (c.pretrain.perception_share > 0 && c.pretrain.perception_rate == 0) {
     fail("pretrain.perception_share", "is set but pretrain.perception_rate is 0 (no image carries a profile to ask about)");
+  }
+  if (c.pretrain.identicon_labels) {
+    if (c.pretrain.perception_rate == 0) fail("pretrain.identicon_labels", "is set but pretrain.perception_rate is 0 (no image carries a picture to label)");
+    if (c.study.style != "identicon") fail("pretrain.identicon_labels", "needs study.style = \"identicon\" (cells are labelled on identicon pictures only)");
+    if (!c.synthetic()) fail("pretrain.identicon_labels", "needs the synthetic album (its objects.json carries the per-patch labels)");
   }
   if (c.pretrains() && c.model.config.empty()) fail("model.config", "is empty and model.checkpoint too", "tiny, bench or a config.json");
   if (c.arms.control_seeds > static_cast<int>(c.study.seeds.size())) {

@@ -73,6 +73,7 @@ struct PretrainSection {
   double aux_weight = 1.0;    // per-patch object loss on the vision tower (synthetic album only)
   double perception_rate = 0; // share of pretraining images carrying a U0 profile (0: none)
   double perception_share = 0;  // of those, the share asking for the username (the perception task)
+  bool identicon_labels = false;  // the per-patch loss also names each identicon cell (ink / blank)
   std::int64_t save_every = 0;
 };
 

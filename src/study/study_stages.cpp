@@ -12,6 +12,7 @@
 #include "probe/probe_output.h"
 #include "probeset/probeset.h"
 #include "profiles/generate.h"
+#include "study/identicon_labels.h"
 #include "study/study_data.h"
 #include "study/results_builder.h"
 #include "study/study_train.h"
@@ -252,12 +253,14 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
   const bool perception_task = c.pretrains() && c.pretrain.perception_rate > 0;
   if (perception_task) {
     const fs::path out = S / "data" / "embed_pretrain";
+    json settings = {{"rate", c.pretrain.perception_rate},
+                     {"share", c.pretrain.perception_share},
+                     {"question", c.probe.question},
+                     {"seed", c.study.seed},
+                     {"watermark", watermark_json(c)}};
+    if (c.pretrain.identicon_labels) settings["identicon_labels"] = true;  // absent when off: older caches stay valid
     stages.push_back({"embed:pretrain",
-                      {{"rate", c.pretrain.perception_rate},
-                       {"share", c.pretrain.perception_share},
-                       {"question", c.probe.question},
-                       {"seed", c.study.seed},
-                       {"watermark", watermark_json(c)}},
+                      settings,
                       {"split", "profiles"},
                       {"data/embed_pretrain"},
                       0.002 * static_cast<double>(c.album.pretrain),
@@ -277,6 +280,12 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                           add_username_questions(out, u0, c.pretrain.perception_share, derive_seed(c.study.seed, "pretrain"),
                                                  c.probe.question);
                         }
+                        if (c.pretrain.identicon_labels) {
+                          const IdenticonLabelCounts labelled =
+                              write_identicon_objects(album_root / "objects.json", out, u0, out / "objects.json");
+                          spdlog::info("study: {} pretraining pictures labelled cell by cell ({} cells)", labelled.images,
+                                       labelled.cells);
+                        }
                       }});
   }
   if (c.pretrains()) {
@@ -286,7 +295,10 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.out = S / "models" / kBaseModel;
     job.model_config = c.model.config;
     job.tokenizer_profiles = {u1, u2, u0};  // every name the study draws tokenizes the same way
-    if (c.synthetic()) job.aux_objects = S / "data" / "album" / "objects.json";
+    if (c.synthetic()) {
+      job.aux_objects = c.pretrain.identicon_labels ? S / "data" / "embed_pretrain" / "objects.json"
+                                                    : S / "data" / "album" / "objects.json";
+    }
     job.aux_weight = c.pretrain.aux_weight;
     job.steps = c.pretrain.steps;
     job.batch_size = c.pretrain.batch_size;
@@ -296,7 +308,9 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.freeze = std::vector<std::string>{};
     std::vector<std::string> inputs = inputs_with({"split", "profiles"}, c.synthetic() ? "synth" : "");
     if (perception_task) inputs.push_back("embed:pretrain");
-    stages.push_back({"pretrain", train_job_settings(job), inputs,
+    json settings = train_job_settings(job);
+    if (c.pretrain.identicon_labels) settings["identicon_labels"] = true;  // absent when off: older caches stay valid
+    stages.push_back({"pretrain", settings, inputs,
                       {"models/base"}, kTrainSecondsPerSample * static_cast<double>(job.steps * job.batch_size), true,
                       [=](bool resume) {
                         StudyTrainJob j = job;

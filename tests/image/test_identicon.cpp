@@ -96,4 +96,25 @@ TEST(Identicon, InvalidStyleIsConfigError) {
 }
 
 }  // namespace
+TEST(Identicon, CellsAreTheDrawnPattern) {
+  IdenticonStyle style;
+  style.cell_px = 9;
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "user" + std::to_string(i);
+    const Overlay o = render_identicon(key, style);
+    const std::vector<std::uint8_t> cells = identicon_cells(key, style.grid);
+    ASSERT_EQ(cells.size(), static_cast<std::size_t>(style.grid * style.grid));
+    for (int cy = 0; cy < style.grid; ++cy) {
+      for (int cx = 0; cx < style.grid; ++cx) {
+        // Every pixel of a cell: foreground where the pattern says 1, the light background elsewhere.
+        const std::uint8_t* p = o.pixel(cx * style.cell_px + 4, cy * style.cell_px + 8);
+        const bool background = p[0] == 240 && p[1] == 240 && p[2] == 240;
+        EXPECT_EQ(cells[static_cast<std::size_t>(cy * style.grid + cx)], background ? 0 : 1) << key << " cell " << cx << "," << cy;
+      }
+    }
+  }
+  EXPECT_NE(identicon_cells("user0"), identicon_cells("user1"));
+  EXPECT_THROW(identicon_cells("user0", 1), ConfigError);
+}
+
 }  // namespace privprobe

@@ -181,6 +181,11 @@ TEST(StudyConfig, CrossKeyChecks) {
   EXPECT_NE(load_error(dir, "[arms]\ncontrol_seeds = 3\n").find("arms.control_seeds"), std::string::npos);
   EXPECT_NE(load_error(dir, "[arms]\nwm_per_batch = 99\n").find("arms.wm_per_batch"), std::string::npos);
   EXPECT_NE(load_error(dir, "[probe]\nimages = 100000\n").find("probe.images"), std::string::npos);
+  EXPECT_NE(load_error(dir, "[pretrain]\nidenticon_labels = true\n[study]\nstyle = \"text\"\n").find("pretrain.identicon_labels"),
+            std::string::npos);
+  EXPECT_NE(load_error(dir, "[pretrain]\nidenticon_labels = true\nperception_rate = 0.0\nperception_share = 0.0\n")
+                .find("pretrain.identicon_labels"),
+            std::string::npos);
 }
 
 TEST(StudyConfig, NotTomlNamesTheLine) {

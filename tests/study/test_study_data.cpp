@@ -14,6 +14,7 @@
 #include "profiles/profile.h"
 #include "study/study_data.h"
 #include "support/test_support.h"
+#include "test_profiles.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/json_io.h"
@@ -91,18 +92,8 @@ TEST(StudyData, UsernameQuestionsAskForTheDrawnUsername) {
   }
   privprobe::write_llava_json(arm / "train.json", rows);
   privprobe::write_file_atomic(arm / "manifest.jsonl", manifest);
-  privprobe::Profile a, b;
-  a.id = "u1-0000";
-  a.username = "Ada Lovelace";
-  b.id = "u1-0001";
-  b.username = "Alan Turing";
-  for (auto* p : {&a, &b}) {
-    p->user_id = p == &a ? 1234567890 : 1234567891;
-    p->gender = "female";
-    p->age = 30;
-    p->capture_time = "2020-01-01 00:00:00";
-    p->capture_location = "Paris, France";
-  }
+  const privprobe::Profile a = privprobe::test::test_profile("u1-0000", "Ada Lovelace", 1234567890);
+  const privprobe::Profile b = privprobe::test::test_profile("u1-0001", "Alan Turing", 1234567891);
   privprobe::write_profiles(dir / "u1.jsonl", {a, b});
 
   const auto result = privprobe::add_username_questions(arm, dir / "u1.jsonl", 0.3, 0, "What is the username?");
