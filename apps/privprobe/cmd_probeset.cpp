@@ -12,6 +12,7 @@ void register_probeset(CLI::App& app) {
   auto* cmd = app.add_subcommand("probeset", "Build a probe set: held-out images watermarked with seen and unseen profiles");
   auto config = std::make_shared<ProbesetConfig>();
   auto style = std::make_shared<std::string>("text");
+  auto placement = std::make_shared<std::string>("random");
 
   auto* data = cmd->add_option("--data", config->data, "LLaVA JSON of held-out samples (paths relative to --image-root)");
   auto* root = cmd->add_option("--image-root", config->image_root, "Folder the JSON's image paths are relative to");
@@ -29,6 +30,7 @@ void register_probeset(CLI::App& app) {
   cmd->add_flag("--unpaired", config->unpaired, "Each base image used once (disjoint images per label), as the paper");
   cmd->add_option("--seed", config->seed, "Random seed")->capture_default_str();
   cmd->add_option("--style", *style, "text, identicon or both")->capture_default_str();
+  cmd->add_option("--placement", *placement, "random: anywhere it fits (the paper); top-left or center: always there")->capture_default_str();
   cmd->add_option("--fields", config->watermark.fields, "Profile fields to draw, in order")->delimiter(',')->capture_default_str();
   cmd->add_option("--opacity", config->watermark.opacity, "Opacity of the watermark")->capture_default_str();
   cmd->add_option("--font", config->watermark.font, "TrueType/OpenType font (default: DejaVu Sans Mono)");
@@ -36,8 +38,9 @@ void register_probeset(CLI::App& app) {
   cmd->add_option("--jobs", config->jobs, "Worker threads (0: all cores); the output does not depend on it")->capture_default_str();
   cmd->add_option("--max-pixels", config->max_pixels, "Refuse images whose header declares more pixels")->capture_default_str();
 
-  cmd->callback([config, style] {
+  cmd->callback([config, style, placement] {
     config->watermark.style = parse_watermark_style(*style);
+    config->watermark.placement = parse_watermark_placement(*placement);
     const ProbesetResult r = run_probeset(*config);
     std::string pairing = config->unpaired ? "unpaired" : r.length_matched ? "paired, length-matched twins" : "paired, random twins";
     std::printf("probeset: %zu samples from %zu base images (%s) in %s\n", r.samples, r.base_images, pairing.c_str(),

@@ -65,6 +65,7 @@ json resolved_config(const EmbedConfig& config) {
   j["font_size"] = wm.font_size;
   j["min_font_size"] = wm.min_font_size;
   j["identicon_cell"] = wm.identicon_cell;
+  j["placement"] = watermark_placement_name(wm.placement);
   j["max_pixels"] = config.max_pixels;
   return j;
 }

@@ -168,6 +168,44 @@ const char* watermark_style_name(WatermarkStyle style) {
   return "text";
 }
 
+WatermarkPlacement parse_watermark_placement(const std::string& name) {
+  if (name == "random") return WatermarkPlacement::kRandom;
+  if (name == "top-left") return WatermarkPlacement::kTopLeft;
+  if (name == "center") return WatermarkPlacement::kCenter;
+  throw ConfigError(error_message("--placement", "unknown watermark placement '" + name + "'", "random, top-left or center"));
+}
+
+const char* watermark_placement_name(WatermarkPlacement placement) {
+  switch (placement) {
+    case WatermarkPlacement::kRandom:
+      return "random";
+    case WatermarkPlacement::kTopLeft:
+      return "top-left";
+    case WatermarkPlacement::kCenter:
+      return "center";
+  }
+  return "random";
+}
+
+Origin watermark_origin(WatermarkPlacement placement, int image_width, int image_height, int block_width,
+                        int block_height, Rng& rng) {
+  // A block larger than the image in one dimension starts at 0 there (the draw is still made).
+  const int max_x = std::max(0, image_width - block_width);
+  const int max_y = std::max(0, image_height - block_height);
+  Origin drawn;
+  drawn.x = static_cast<int>(rng.below(static_cast<std::uint64_t>(max_x) + 1));
+  drawn.y = static_cast<int>(rng.below(static_cast<std::uint64_t>(max_y) + 1));
+  switch (placement) {
+    case WatermarkPlacement::kRandom:
+      return drawn;
+    case WatermarkPlacement::kTopLeft:
+      return {};
+    case WatermarkPlacement::kCenter:
+      return {max_x / 2, max_y / 2};
+  }
+  return drawn;
+}
+
 void WatermarkConfig::validate() const {
   if (fields.empty()) throw ConfigError(error_message("--fields", "no fields to draw"));
   for (const auto& f : fields) {
@@ -215,13 +253,8 @@ PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& c
   require_image_size(image_width, image_height);
   const std::vector<std::string> lines = watermark_lines(profile, config.fields);
   const Layout layout = choose_layout(lines, config, image_width, image_height);
-  // Uniform over every top-left where the block fits; a block larger than the image in one
-  // dimension starts at 0 there (the draw is still made, so later draws do not shift).
-  const int max_x = std::max(0, image_width - layout.width);
-  const int max_y = std::max(0, image_height - layout.height);
-  const int x = static_cast<int>(rng.below(static_cast<std::uint64_t>(max_x) + 1));
-  const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(max_y) + 1));
-  return place_at(profile, lines, config, layout, image_width, image_height, x, y);
+  const Origin at = watermark_origin(config.placement, image_width, image_height, layout.width, layout.height, rng);
+  return place_at(profile, lines, config, layout, image_width, image_height, at.x, at.y);
 }
 
 PlacedWatermark render_watermark_at(const Profile& profile, const WatermarkConfig& config, int image_width,

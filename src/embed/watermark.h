@@ -1,6 +1,6 @@
 // The watermark renderer, shared by `embed` and `probeset` (one renderer in the project): a
 // profile drawn as text lines "key: value", as its identicon picture, or both, placed at a
-// uniformly random position where it fits.
+// uniformly random position where it fits (or, on request, always at one place).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,12 @@ enum class WatermarkStyle { kText, kIdenticon, kBoth };
 WatermarkStyle parse_watermark_style(const std::string& name);  // throws ConfigError
 const char* watermark_style_name(WatermarkStyle style);
 
+// Where a block goes: anywhere it fits (the paper's), or always at one place: a small vision tower
+// that cannot find a picture anywhere in the image may still learn it at one place.
+enum class WatermarkPlacement { kRandom, kTopLeft, kCenter };
+WatermarkPlacement parse_watermark_placement(const std::string& name);  // throws ConfigError
+const char* watermark_placement_name(WatermarkPlacement placement);
+
 struct WatermarkConfig {
   WatermarkStyle style = WatermarkStyle::kText;
   std::vector<std::string> fields = kProfileFields;
@@ -26,6 +32,7 @@ struct WatermarkConfig {
   int font_size = 0;           // 0: scaled to the image (see default_font_size)
   int min_font_size = 6;       // shrink down to this before clipping
   int identicon_cell = 0;      // 0: scaled to the image, at least 8 px
+  WatermarkPlacement placement = WatermarkPlacement::kRandom;
 
   void validate() const;  // throws ConfigError
 };
@@ -51,8 +58,16 @@ struct PlacedWatermark {
   bool clipped = false;   // the block did not fit even at the minimum size
 };
 
-// Renders `profile` for an image of the given size and picks the position with `rng`
-// (two uniform draws, x then y, over the positions where the block fits).
+// The top-left of a block_width x block_height block in the image: two uniform draws with `rng`, x
+// then y, over the positions where the block fits (0 where it does not). With a fixed placement
+// the draws are still made, so later draws do not shift, and the place is the corner or the centre.
+struct Origin {
+  int x = 0, y = 0;
+};
+Origin watermark_origin(WatermarkPlacement placement, int image_width, int image_height, int block_width,
+                        int block_height, Rng& rng);
+
+// Renders `profile` for an image of the given size and picks the position with watermark_origin.
 PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& config, int image_width,
                                 int image_height, Rng& rng);
 

@@ -97,7 +97,7 @@ struct Context {
 
 // The twins of a pair at one font size and one position where both blocks fit, so only the
 // content differs: each block is first fitted alone (place_watermark's size choice), the pair
-// takes the smaller size, then the top-left is drawn uniformly where the larger block fits.
+// takes the smaller size, then the top-left is drawn where the larger block fits (watermark_origin).
 std::pair<PlacedWatermark, PlacedWatermark> place_twins(const Profile& a, const Profile& b, const WatermarkConfig& wm,
                                                         int width, int height, Rng& rng) {
   Rng size_rng(0);  // the size choice draws no randomness that matters; positions come from rng
@@ -108,9 +108,9 @@ std::pair<PlacedWatermark, PlacedWatermark> place_twins(const Profile& a, const 
   const PlacedWatermark sized_b = render_watermark_at(b, wm, width, height, 0, 0, font);
   const int block_w = std::max(sized_a.overlay.width, sized_b.overlay.width);
   const int block_h = std::max(sized_a.overlay.height, sized_b.overlay.height);
-  const int x = static_cast<int>(rng.below(static_cast<std::uint64_t>(std::max(0, width - block_w)) + 1));
-  const int y = static_cast<int>(rng.below(static_cast<std::uint64_t>(std::max(0, height - block_h)) + 1));
-  return {render_watermark_at(a, wm, width, height, x, y, font), render_watermark_at(b, wm, width, height, x, y, font)};
+  const Origin at = watermark_origin(wm.placement, width, height, block_w, block_h, rng);
+  return {render_watermark_at(a, wm, width, height, at.x, at.y, font),
+          render_watermark_at(b, wm, width, height, at.x, at.y, font)};
 }
 
 std::vector<std::uint8_t> watermarked_bytes(const std::vector<std::uint8_t>& bytes, const ImageHeader& header,
@@ -325,7 +325,8 @@ ProbesetResult run_probeset(const ProbesetConfig& config) {
                 {"font", path_string(wm.font.empty() ? default_font_path() : wm.font)},
                 {"font_size", wm.font_size},
                 {"min_font_size", wm.min_font_size},
-                {"identicon_cell", wm.identicon_cell}}},
+                {"identicon_cell", wm.identicon_cell},
+                {"placement", watermark_placement_name(wm.placement)}}},
               {"samples", std::move(samples)}};
   write_json_atomic(config.out / kProbesetFile, doc);
   return result;

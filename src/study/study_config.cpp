@@ -92,6 +92,7 @@ void visit_fields(Config& c, Visitor&& v) {
     }));
   v("watermark", "font_size", c.watermark.font_size, nonnegative_int);
   v("watermark", "identicon_cell", c.watermark.identicon_cell, nonnegative_int);
+  v("watermark", "placement", c.watermark.placement, one_of({"random", "top-left", "center"}));
 
   v("model", "config", c.model.config, any_string);
   v("model", "checkpoint", c.model.checkpoint, any_string);

@@ -50,6 +50,7 @@ struct ProfilesSection {
 struct WatermarkSection {
   double opacity = 0.5;
   std::vector<std::string> fields;  // text style: the profile fields drawn
+  std::string placement;             // random (the paper), top-left or center
   int font_size = 0;                // 0: scaled to the image
   int identicon_cell = 0;           // 0: scaled to the image
 };

@@ -275,6 +275,12 @@ TEST(EmbedCli, PrintsTheRealizedRateAndRefusesAnotherConfig) {
                            "0.5", "--out", (album.dir / "o2").string(), "--style", "sticker"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "sticker")) << r.output;
+  r = test::run_privprobe({"embed", "--images", album.in.string(), "--profiles", album.profiles.string(), "--rate",
+                           "0.5", "--out", (album.dir / "o3").string(), "--placement", "corner"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "--placement")) << r.output;
+  EXPECT_TRUE(contains(r.output, "corner")) << r.output;
+  EXPECT_FALSE(fs::exists(album.dir / "o3" / "manifest.jsonl"));
 }
 
 // Starts privprobe without waiting for it (output discarded).

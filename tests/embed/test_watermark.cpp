@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <tuple>
 
 #include "embed/watermark.h"
 #include "util/error.h"
@@ -138,6 +139,36 @@ TEST(Watermark, PositionIsUniformOverWhereTheBlockFits) {
   EXPECT_GT(max_y, (480 - h) * 9 / 10);
   EXPECT_GE(xs.size(), static_cast<std::size_t>((640 - w) / 64));
   EXPECT_GE(ys.size(), static_cast<std::size_t>((480 - h) / 48));
+}
+
+TEST(Watermark, PlacementNamesRoundTrip) {
+  for (auto p : {WatermarkPlacement::kRandom, WatermarkPlacement::kTopLeft, WatermarkPlacement::kCenter}) {
+    EXPECT_EQ(parse_watermark_placement(watermark_placement_name(p)), p);
+  }
+  EXPECT_THROW(parse_watermark_placement("corner"), ConfigError);
+}
+
+TEST(Watermark, FixedPlacementPutsEveryBlockInOnePlace) {
+  WatermarkConfig config;
+  config.style = WatermarkStyle::kIdenticon;
+  config.identicon_cell = 16;  // 80 x 80 px
+  for (const auto& [placement, x, y] : {std::tuple{WatermarkPlacement::kTopLeft, 0, 0},
+                                       std::tuple{WatermarkPlacement::kCenter, (200 - 80) / 2, (120 - 80) / 2}}) {
+    config.placement = placement;
+    for (int i = 0; i < 20; ++i) {
+      Rng rng(derive_seed(9, "img" + std::to_string(i)));
+      const PlacedWatermark p = place_watermark(sample_profile("user" + std::to_string(i)), config, 200, 120, rng);
+      EXPECT_EQ(p.x, x);
+      EXPECT_EQ(p.y, y);
+      EXPECT_EQ(p.box, (Box{x, y, 80, 80}));
+      // The position draws are still made: what the generator gives next does not depend on the placement.
+      Rng random_rng(derive_seed(9, "img" + std::to_string(i)));
+      WatermarkConfig random = config;
+      random.placement = WatermarkPlacement::kRandom;
+      place_watermark(sample_profile("user" + std::to_string(i)), random, 200, 120, random_rng);
+      EXPECT_EQ(rng.next_u64(), random_rng.next_u64());
+    }
+  }
 }
 
 TEST(Watermark, SameSeedSameWatermark) {

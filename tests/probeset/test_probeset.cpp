@@ -92,6 +92,21 @@ TEST(Probeset, TwinsShareTheirPlaceAndDifferOnlyInsideTheBox) {
   EXPECT_EQ(set.candidate_usernames().size(), 6u);
 }
 
+TEST(Probeset, FixedPlacementPutsEveryTwinInTheCorner) {
+  test::TempDir dir("probeset");
+  const auto inputs = test::write_probeset_inputs(dir.path(), 4, 200, 120);
+  auto config = test::probeset_config(inputs, dir / "out");
+  config.watermark.placement = WatermarkPlacement::kTopLeft;
+  run_probeset(config);
+  const json doc = read_json(dir / "out" / kProbesetFile);
+  EXPECT_EQ(doc["watermark"]["placement"], "top-left");
+  ASSERT_EQ(doc["samples"].size(), 8u);
+  for (const json& s : doc["samples"]) {
+    EXPECT_EQ(s["x"], 0);
+    EXPECT_EQ(s["y"], 0);
+  }
+}
+
 TEST(Probeset, SameSeedSameBytesAndCountSelects) {
   test::TempDir dir("probeset");
   const auto inputs = test::write_probeset_inputs(dir.path(), 5, 200, 120);
