@@ -25,12 +25,14 @@ namespace {
 constexpr const char* kInk = "identicon_ink";
 constexpr const char* kBlank = "identicon_blank";
 
-void add_colour(json& colours, const char* name, const std::string& where) {
-  if (!colours.is_array()) throw DataError(error_message(where, "'colors' must be an array"));
-  for (const json& c : colours) {
-    if (c == name) return;
+// Adds `name` to the list root[key] unless it is there.
+void add_name(json& root, const char* key, const char* name, const std::string& where) {
+  json& names = root[key];
+  if (!names.is_array()) throw DataError(error_message(where, std::string("'") + key + "' must be an array"));
+  for (const json& n : names) {
+    if (n == name) return;
   }
-  colours.push_back(name);
+  names.push_back(name);
 }
 
 }  // namespace
@@ -39,11 +41,13 @@ IdenticonLabelCounts write_identicon_objects(const fs::path& objects, const fs::
                                              const fs::path& profiles, const fs::path& out) {
   json root = read_json(objects);
   const std::string where = objects.string();
-  if (!root.is_object() || !root.contains("images") || !root["images"].is_object() || !root.contains("colors")) {
-    throw DataError(error_message(where, "is not an objects file (needs 'colors' and 'images')"));
+  if (!root.is_object() || !root.contains("images") || !root["images"].is_object() || !root.contains("colors") ||
+      !root.contains("shapes")) {
+    throw DataError(error_message(where, "is not an objects file (needs 'shapes', 'colors' and 'images')"));
   }
-  add_colour(root["colors"], kInk, where);
-  add_colour(root["colors"], kBlank, where);
+  add_name(root, "shapes", "square", where);
+  add_name(root, "colors", kInk, where);
+  add_name(root, "colors", kBlank, where);
 
   std::map<std::string, std::string> username_of;  // profile id -> username
   for (const Profile& p : load_profiles(profiles).profiles) username_of[p.id] = p.username;
@@ -66,6 +70,7 @@ IdenticonLabelCounts write_identicon_objects(const fs::path& objects, const fs::
     const std::vector<std::uint8_t> pattern = identicon_cells(name->second, kIdenticonGrid);
     json& list = root["images"][row.source];
     if (list.is_null()) list = json::array();
+    if (!list.is_array()) throw DataError(error_message(where + ", image '" + row.source + "'", "objects must be an array"));
     for (int cy = 0; cy < kIdenticonGrid; ++cy) {
       for (int cx = 0; cx < kIdenticonGrid; ++cx) {
         const bool ink = pattern[static_cast<std::size_t>(cy * kIdenticonGrid + cx)] != 0;

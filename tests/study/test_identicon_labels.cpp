@@ -120,6 +120,18 @@ TEST(IdenticonLabels, BadInputsNameTheFile) {
   // A picture whose box is not whole cells.
   write_manifest(f.embed, {manifest_row("images/a.png", "u0-0001", "identicon", {10, 20, 70, 80}, 16)});
   EXPECT_THROW(privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out), privprobe::DataError);
+  // An image whose objects are not a list.
+  json objects = privprobe::read_json(f.objects);
+  objects["images"]["images/a.png"] = json::object();
+  privprobe::write_json_atomic(f.objects, objects);
+  write_manifest(f.embed, {manifest_row("images/a.png", "u0-0001", "identicon", {10, 20, 80, 80}, 16)});
+  try {
+    privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out);
+    ADD_FAILURE() << "no error for objects that are not a list";
+  } catch (const privprobe::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("objects.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("images/a.png"), std::string::npos) << e.what();
+  }
   // Not an objects file.
   privprobe::write_json_atomic(f.objects, {{"images", json::object()}});
   EXPECT_THROW(privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out), privprobe::DataError);
