@@ -281,6 +281,20 @@ json build_study_results(const StudyContext& ctx) {
     if (!control["models"].empty()) control["model"] = control["models"][0];
   }
   const bool control_detected = control["detected"].is_boolean() && control["detected"].get<bool>();
+  // What the first control model's outputs reveal: the prompt baseline's calibrated membership. A
+  // control that the outputs give away but the probes miss says the probes are the blind spot.
+  control["output_level"] = nullptr;
+  for (const json& m : models) {
+    if (m["arm"] != kControlArm) continue;
+    const std::optional<double> membership = number(m["ask"], "calibrated_accuracy");
+    control["output_level"] = {{"model", m["id"]},
+                               {"calibrated_membership", opt(membership)},
+                               {"contains_rate", opt(number(m["ask"], "contains_rate"))},
+                               {"revealed", membership && *membership - 0.5 > kChanceMargin},
+                               {"criterion", "calibrated membership above 0.5 by more than the chance margin"}};
+    break;
+  }
+  const bool control_revealed = control["output_level"].is_object() && control["output_level"]["revealed"].get<bool>();
 
   // Prompt baseline near chance for every task-irrelevant model (the control is meant to reveal).
   bool near_chance = true;
@@ -320,25 +334,27 @@ json build_study_results(const StudyContext& ctx) {
           "at " + lead + " it found none beyond the base model.";
   } else {
     conclusion = "inconclusive";
-    why = c.arms.control ? "The positive control was not detected: the set-up cannot show memorisation even when the "
-                           "content is task-relevant, so the absence of an effect at " + lead + " says nothing."
-                         : "No positive control was run, so the absence of an effect at " + lead + " cannot be told "
-                           "apart from a set-up too weak to show one.";
+    if (!c.arms.control) {
+      why = "No positive control was run, so the absence of an effect at " + lead + " cannot be told apart from a "
+            "set-up too weak to show one.";
+    } else if (control_revealed) {
+      why = "The probes missed memorisation that the control's outputs show, so the absence of an effect at " + lead +
+            " says nothing.";
+    } else {
+      why = "The positive control was not detected: the set-up cannot show memorisation even when the content is "
+            "task-relevant, so the absence of an effect at " + lead + " says nothing.";
+    }
   }
   std::string summary = "The base model's vision tower tells U1 from U2 profiles at " +
                         (number(perception, "accuracy") ? fixed(*number(perception, "accuracy")) : std::string("n/a")) +
                         " (chance 0.5). ";
   if (c.arms.control) {
     summary += std::string("The positive control was ") + (control_detected ? "detected" : "not detected") + " by the probes";
-    // Its outputs may show what its states do not: the prompt baseline of the first control model.
-    for (const json& m : models) {
-      if (m["arm"] != kControlArm) continue;
-      const double membership = number(m["ask"], "calibrated_accuracy").value_or(0.5);
-      if (membership - 0.5 > kChanceMargin) {
-        summary += "; its answers did learn U1's names (calibrated membership " + fixed(membership) + ", answers naming "
-                   "the right user " + fixed(number(m["ask"], "contains_rate").value_or(0)) + ")";
-      }
-      break;
+    // Its outputs may show what its states do not.
+    if (control_revealed) {
+      const json& out = control["output_level"];
+      summary += "; its answers did learn U1's names (calibrated membership " + fixed(out["calibrated_membership"].get<double>()) +
+                 ", answers naming the right user " + fixed(number(out, "contains_rate").value_or(0)) + ")";
     }
     summary += ". ";
   }

@@ -66,7 +66,10 @@ void print_study_table(const json& r, std::FILE* out) {
   const json& control = r.at("positive_control");
   if (control.value("present", false)) {
     const bool detected = control["detected"].is_boolean() && control["detected"].get<bool>();
-    std::fprintf(out, "positive control: %s\n", detected ? "detected" : "NOT detected");
+    const json& output_level = control.contains("output_level") ? control["output_level"] : json();
+    const bool revealed = output_level.is_object() && output_level.value("revealed", false);
+    std::fprintf(out, "positive control: %s by the probes; its outputs %s\n", detected ? "detected" : "NOT detected",
+                 revealed ? "reveal it (calibrated membership above chance)" : "do not reveal it");
   } else {
     std::fprintf(out, "positive control: not run\n");
   }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "io/safetensors.h"
+#include "study/results_builder.h"
 #include "study/study_config.h"
 #include "study/study_plan.h"
 #include "support/test_support.h"
@@ -159,6 +160,16 @@ void check_study_folder(const fs::path& S) {
   EXPECT_TRUE(results["perception"]["accuracy"].is_number());
   EXPECT_TRUE(fs::exists(S / "acts" / "base.vision.safetensors"));
   EXPECT_TRUE(results["positive_control"]["present"].get<bool>());
+  // The control's output-level record is its own ask.json, and `revealed` follows the criterion.
+  const json& output_level = results["positive_control"]["output_level"];
+  ASSERT_TRUE(output_level.is_object());
+  for (const json& m : results["models"]) {
+    if (m["id"] != output_level["model"]) continue;
+    EXPECT_EQ(output_level["calibrated_membership"], m["ask"]["calibrated_accuracy"]);
+    EXPECT_EQ(output_level["revealed"].get<bool>(),
+              output_level["calibrated_membership"].get<double>() - 0.5 > privprobe::kChanceMargin);
+  }
+  EXPECT_EQ(output_level["model"], results["positive_control"]["model"]);
   const std::string conclusion = results["findings"]["conclusion"];
   EXPECT_TRUE(conclusion == "negative" || conclusion == "positive" || conclusion == "inconclusive") << conclusion;
   EXPECT_EQ(results["arms"].size(), plan.arms.size());
