@@ -71,6 +71,11 @@ std::string findings_section(const StudyResults& results) {
               "arms are inconclusive rather than negative.";
     }
     if (!pc.criterion.empty()) text += " Criterion: " + pc.criterion + ".";
+    if (pc.revealed && *pc.revealed) {
+      text += " Its answers do give the seen profiles away (calibrated membership " +
+              format_number(pc.calibrated_membership) + ")";
+      text += pc.detected && !*pc.detected ? ": the probes missed memorisation that the outputs show." : ".";
+    }
     html += paragraph(text);
   }
 

@@ -308,6 +308,10 @@ StudyResults parse_study_results(const json& document, const fs::path& file) {
     control.detected = pc->optional_bool("detected");
     control.model = pc->optional_string("model");
     control.criterion = pc->optional_string("criterion");
+    if (const auto out = pc->optional("output_level")) {
+      control.revealed = out->optional_bool("revealed");
+      control.calibrated_membership = out->optional_number("calibrated_membership");
+    }
     results.positive_control = control;
   }
   if (const auto f = root.optional("findings")) {

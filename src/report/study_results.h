@@ -91,6 +91,8 @@ struct PositiveControl {
   bool present = false;
   std::optional<bool> detected;
   std::string model, criterion;
+  std::optional<bool> revealed;                 // output_level.revealed: its answers give it away
+  std::optional<double> calibrated_membership;  // output_level.calibrated_membership
 };
 
 struct Findings {

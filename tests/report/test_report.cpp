@@ -163,6 +163,15 @@ TEST(Report, SaysWhenThePositiveControlWasNotDetected) {
   const std::string html = read_file(report(dir.path()).html);
   EXPECT_NE(html.find("NOT detected"), std::string::npos);
   EXPECT_NE(html.find("inconclusive rather than negative"), std::string::npos);
+  EXPECT_EQ(html.find("probes missed"), std::string::npos);  // no output-level record: nothing said about it
+
+  // A control whose answers give it away while the probes miss it.
+  results["positive_control"]["output_level"] = {{"model", "control-s0"}, {"calibrated_membership", 0.871},
+                                                 {"contains_rate", 0.45}, {"revealed", true}};
+  write_file_atomic(dir.path() / "results.json", results.dump());
+  const std::string revealed = read_file(report(dir.path()).html);
+  EXPECT_NE(revealed.find("calibrated membership 0.871"), std::string::npos);
+  EXPECT_NE(revealed.find("the probes missed memorisation that the outputs show"), std::string::npos);
 }
 
 TEST(ReportPca, SharesOfVarianceAndProjection) {

@@ -103,6 +103,8 @@ TEST(ReportInputs, MissingRequiredKeyIsNamedWithItsPath) {
        "models[1].probe.profile.layers[0]: missing required key 'accuracy'"},
       {[](json& r) { r["comparisons"][0].erase("layers"); }, "comparisons[0]: missing required key 'layers'"},
       {[](json& r) { r["positive_control"].erase("present"); }, "positive_control: missing required key 'present'"},
+      {[](json& r) { r["positive_control"]["output_level"] = {{"revealed", "yes"}}; },
+       "positive_control.output_level.revealed: expected true or false, found string"},
       {[](json& r) { r["models"][1]["probe"]["profile"]["layers"][2]["accuracy"] = "high"; },
        "models[1].probe.profile.layers[2].accuracy: expected a number, found string"},
       {[](json& r) { r["models"][1]["probe"]["image"]["best_layer"] = -1; }, "models[1].probe.image.best_layer: -1 is outside"},
