@@ -20,6 +20,8 @@ using nlohmann::json;
 namespace privprobe {
 namespace {
 
+using test::error_of;
+
 enum class Layout { kOlder, kNewer };  // language_model.model.* vs model.language_model.* (weights.h)
 enum class ImageTokenSource { kAddedTokensJson, kTokenizerConfig, kNone };
 
@@ -158,17 +160,6 @@ torch::Tensor states_of(LlavaForConditionalGeneration& model, LlavaBatch batch, 
 // max |a - b| / max |b|: one number per comparison, robust to logits near zero.
 double relative_error(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
-
-template <typename E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no error of the expected type";
-  return {};
 }
 
 #define EXPECT_MENTIONS(message, needle) \

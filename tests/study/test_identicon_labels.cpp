@@ -16,6 +16,7 @@
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using privprobe::test::error_of;
 using privprobe::test::TempDir;
 
 namespace {
@@ -110,30 +111,23 @@ TEST(IdenticonLabels, BadInputsNameTheFile) {
   const fs::path out = f.dir / "objects.json";
   // A profile the file does not hold.
   write_manifest(f.embed, {manifest_row("images/a.png", "u0-0009", "identicon", {10, 20, 80, 80}, 16)});
-  try {
-    privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out);
-    ADD_FAILURE() << "no error for a missing profile";
-  } catch (const privprobe::DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("manifest.jsonl"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("u0-0009"), std::string::npos) << e.what();
-  }
+  const auto write = [&] { privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out); };
+  std::string message = error_of<privprobe::DataError>(write);
+  EXPECT_NE(message.find("manifest.jsonl"), std::string::npos) << message;
+  EXPECT_NE(message.find("u0-0009"), std::string::npos) << message;
   // A picture whose box is not whole cells.
   write_manifest(f.embed, {manifest_row("images/a.png", "u0-0001", "identicon", {10, 20, 70, 80}, 16)});
-  EXPECT_THROW(privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out), privprobe::DataError);
+  EXPECT_THROW(write(), privprobe::DataError);
   // An image whose objects are not a list.
   json objects = privprobe::read_json(f.objects);
   objects["images"]["images/a.png"] = json::object();
   privprobe::write_json_atomic(f.objects, objects);
   write_manifest(f.embed, {manifest_row("images/a.png", "u0-0001", "identicon", {10, 20, 80, 80}, 16)});
-  try {
-    privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out);
-    ADD_FAILURE() << "no error for objects that are not a list";
-  } catch (const privprobe::DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("objects.json"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("images/a.png"), std::string::npos) << e.what();
-  }
+  message = error_of<privprobe::DataError>(write);
+  EXPECT_NE(message.find("objects.json"), std::string::npos) << message;
+  EXPECT_NE(message.find("images/a.png"), std::string::npos) << message;
   // Not an objects file.
   privprobe::write_json_atomic(f.objects, {{"images", json::object()}});
-  EXPECT_THROW(privprobe::write_identicon_objects(f.objects, f.embed, f.profiles, out), privprobe::DataError);
+  EXPECT_THROW(write(), privprobe::DataError);
   EXPECT_FALSE(fs::exists(out));  // nothing half-written
 }

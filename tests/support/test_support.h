@@ -1,7 +1,9 @@
 // Helpers shared by the tests: a fresh temporary folder per test, running the privprobe binary.
 #pragma once
 
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,5 +40,19 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 
 // Every file under dir (relative path -> sha256), for byte-identity comparisons of whole outputs.
 std::vector<std::pair<std::string, std::string>> hash_tree(const std::filesystem::path& dir);
+
+// The message of the E that fn throws; otherwise a text saying what happened instead, which no
+// test's expected message contains, so a check of the message fails.
+template <typename E>
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("wrong exception type: ") + e.what();
+  }
+  return "no exception";
+}
 
 }  // namespace privprobe::test

@@ -13,6 +13,8 @@ namespace fs = std::filesystem;
 namespace privprobe {
 namespace {
 
+using test::error_of;
+
 struct DataFixture {
   test::TempDir dir{"train-data"};
   test::TinyAlbum album;
@@ -30,18 +32,6 @@ struct DataFixture {
   TrainDataset load() const { return load_train_dataset(load_llava_json(album.data), options, tokenization); }
   TrainDataset load(const std::vector<LlavaSample>& samples) const { return load_train_dataset(samples, options, tokenization); }
 };
-
-template <typename E>
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "no exception";
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
