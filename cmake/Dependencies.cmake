@@ -10,6 +10,10 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs)
 find_package(Threads REQUIRED)
 find_package(tomlplusplus REQUIRED)
+# The probe's solver calls CBLAS and LAPACK directly (Debian: libblas-dev, liblapack-dev; at run
+# time the alternatives point both at OpenBLAS), so `probe` needs no libtorch.
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)
 
 if(PRIVPROBE_WITH_TORCH)
   # Prefer the libtorch inside an installed `torch` wheel (CUDA builds), else Debian's libtorch-dev.

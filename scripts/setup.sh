@@ -20,6 +20,7 @@ done
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-pthread               # tensors; OpenBLAS so libtorch is not on reference BLAS
+  libblas-dev liblapack-dev                       # the probe's solver calls CBLAS/LAPACK (OpenBLAS at run time)
   libopencv-dev libjpeg62-turbo-dev               # image codecs; libjpeg-turbo's coefficient API
   libfreetype-dev fonts-dejavu-core               # watermark text
   sentencepiece                                   # spm_train for the tiny tokenizer, spm_encode as test reference

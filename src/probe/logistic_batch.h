@@ -27,23 +27,24 @@
 #include <cstdint>
 #include <vector>
 
-#include <torch/torch.h>
-
 namespace privprobe {
 
 struct LogisticBatchProblem {
-  torch::Tensor features;    // [L, N, D] float32, contiguous; centred (column means ~0), since the
-                             // passes run in float32 and large constant channels would cost digits
+  // [L, N, D] float32, row-major; centred (column means ~0), since the passes run in float32 and
+  // large constant channels would cost digits. Not owned: it must outlive the solve.
+  const float* features = nullptr;
+  std::int64_t layers = 0, rows = 0, dim = 0;
   // Rows [0, fit_rows) are the only ones any problem trains on (0: all N); the rest only get
   // decision values at the end, so the passes while fitting skip them.
   std::int64_t fit_rows = 0;
-  torch::Tensor train_mask;  // [F, N] float64: 1 for the training rows of split f, else 0
-  torch::Tensor mean;        // [L, F, D] float32: standardisation centre per split (in features' units)
-  torch::Tensor scale;       // [L, F, D] float32: standardisation scale per split (all 1: no scaling)
-  torch::Tensor targets;     // [P, N] float64: +1 / -1
+  std::int64_t splits = 0;
+  std::vector<double> train_mask;  // [F, N]: 1 for the training rows of split f, else 0
+  std::vector<float> mean;         // [L, F, D]: standardisation centre per split (in features' units)
+  std::vector<float> scale;        // [L, F, D]: standardisation scale per split (all 1: no scaling)
+  std::vector<double> targets;     // [P, N]: +1 / -1
   std::vector<std::int64_t> split_of;  // [P]: the split each problem trains on
-  torch::Tensor sketch_mean;   // [L, D] float32: centre and scale of the features for the
-  torch::Tensor sketch_scale;  // [L, D] float32   deflation sketch (e.g. over all rows)
+  std::vector<float> sketch_mean;   // [L, D]: centre and scale of the features for the
+  std::vector<float> sketch_scale;  // [L, D]   deflation sketch (e.g. over all rows)
 };
 
 struct LogisticSolverOptions {
@@ -58,14 +59,16 @@ struct LogisticSolverOptions {
 };
 
 struct LogisticBatchSolution {
-  torch::Tensor weights;     // [L, P, D] float64, on the standardised features
-  torch::Tensor bias;        // [L, P] float64
-  torch::Tensor margins;     // [L, P, N] float64: x_i . w + b for every row, train and test
-  torch::Tensor objective;   // [L, P] float64
-  torch::Tensor iterations;  // [L, P] int64
-  torch::Tensor converged;   // [L, P] bool
+  std::int64_t layers = 0, problems = 0, rows = 0, dim = 0;
+  std::vector<double> weights;            // [L, P, D], on the standardised features
+  std::vector<double> bias;               // [L, P]
+  std::vector<double> margins;            // [L, P, N]: x_i . w + b for every row, train and test
+  std::vector<double> objective;          // [L, P]
+  std::vector<std::int64_t> iterations;   // [L, P]
+  std::vector<std::uint8_t> converged;    // [L, P]: 1 or 0
 };
 
+// Throws std::invalid_argument when the problem's arrays do not have the sizes above.
 LogisticBatchSolution solve_logistic_batch(const LogisticBatchProblem& problem, const LogisticSolverOptions& options);
 
 }  // namespace privprobe

@@ -9,15 +9,16 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <numeric>
 #include <string>
 
-#include <torch/torch.h>
-
+#include "io/half_float.h"
 #include "probe/activations.h"
 #include "probe/logistic_batch.h"
 #include "util/blas_threads.h"
@@ -31,26 +32,30 @@ namespace {
 // (scale 1), as scikit-learn's StandardScaler does for zero variance.
 constexpr double kRelativeScaleFloor = 1e-6;
 
-torch::ScalarType torch_type(Dtype dtype) {
-  switch (dtype) {
-    case Dtype::F16: return torch::kHalf;
-    case Dtype::BF16: return torch::kBFloat16;
-    case Dtype::F64: return torch::kDouble;
-    default: return torch::kFloat;
-  }
-}
-
 // Spread with the floor applied: features that do not vary get scale 1.
-torch::Tensor floored_scale(const torch::Tensor& variance) {
-  const torch::Tensor spread = variance.clamp_min(0).sqrt();
-  const torch::Tensor largest = std::get<0>(spread.max(-1, true));
-  return torch::where(spread > kRelativeScaleFloor * largest, spread, torch::ones_like(spread));
+std::vector<float> floored_scale(const std::vector<double>& variance) {
+  std::vector<double> spread(variance.size());
+  double largest = 0;
+  for (std::size_t j = 0; j < variance.size(); ++j) {
+    spread[j] = std::sqrt(std::max(variance[j], 0.0));
+    largest = std::max(largest, spread[j]);
+  }
+  std::vector<float> scale(variance.size());
+  for (std::size_t j = 0; j < variance.size(); ++j) {
+    scale[j] = static_cast<float>(spread[j] > kRelativeScaleFloor * largest ? spread[j] : 1.0);
+  }
+  return scale;
 }
 
 // One buffer for the blocks of layers, allocated once and reused. First touches of fresh memory
 // are expensive on some virtual machines (measured here: 36 us per 4 KiB page, 4.7 s for 512 MiB;
 // 0.7 s with 2 MiB pages), so the buffer asks for transparent huge pages.
-torch::Tensor allocate_block_buffer(std::int64_t elements) {
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using BlockBuffer = std::unique_ptr<float[], FreeDeleter>;
+
+BlockBuffer allocate_block_buffer(std::int64_t elements) {
   constexpr std::size_t kHugePage = std::size_t{2} << 20;
   const std::size_t bytes = (static_cast<std::size_t>(elements) * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
   void* data = nullptr;
@@ -58,7 +63,7 @@ torch::Tensor allocate_block_buffer(std::int64_t elements) {
 #ifdef MADV_HUGEPAGE
   madvise(data, bytes, MADV_HUGEPAGE);  // advice only: without it the buffer still works
 #endif
-  return torch::from_blob(data, {elements}, [](void* p) { std::free(p); }, torch::kFloat);
+  return BlockBuffer(static_cast<float*>(data));
 }
 
 // Freed memory is kept for reuse instead of being returned to the system: first touches of fresh
@@ -73,23 +78,15 @@ void keep_freed_memory() {
   });
 }
 
-// libtorch's and OpenBLAS's thread counts, set to 1 while the layers are fitted in parallel.
-struct ThreadSettings {
-  int torch = 0;
-  int blas = 0;
-};
-
-ThreadSettings single_threaded_math() {
-  ThreadSettings saved;
-  saved.torch = torch::get_num_threads();
-  saved.blas = openblas_threads();
+// OpenBLAS's thread count, set to 1 while the layers are fitted in parallel.
+int single_threaded_blas() {
+  const int saved = openblas_threads();
   set_openblas_threads(1);
   return saved;
 }
 
-void restore_threads(const ThreadSettings& saved) {
-  torch::set_num_threads(saved.torch);
-  if (saved.blas > 0) set_openblas_threads(saved.blas);
+void restore_blas_threads(int saved) {
+  if (saved > 0) set_openblas_threads(saved);
 }
 
 }  // namespace
@@ -107,9 +104,8 @@ struct SplitLayout {
   std::vector<std::int64_t> position;  // sample -> block row
   std::int64_t fit_rows = 0;
   bool reordered = false;
-  torch::Tensor order_index;           // order, as a tensor
-  torch::Tensor train_mask;            // [F, N] in block rows
-  std::vector<torch::Tensor> test_rows;  // per split, its test samples' block rows
+  std::vector<double> train_mask;                     // [F, N] in block rows
+  std::vector<std::vector<std::int64_t>> test_rows;  // per split, its test samples' block rows
   std::vector<double> train_count;
 
   std::int64_t splits() const { return static_cast<std::int64_t>(test_of_split.size()); }
@@ -139,16 +135,14 @@ SplitLayout make_layout(const FoldPlan& plan, std::int64_t n) {
   for (std::int64_t row = 0; row < n; ++row) {
     layout.position[static_cast<std::size_t>(layout.order[static_cast<std::size_t>(row)])] = row;
   }
-  layout.order_index = torch::tensor(layout.order, torch::kLong);
-  layout.train_mask = torch::ones({layout.splits(), n}, torch::kDouble);
-  auto mask = layout.train_mask.accessor<double, 2>();
+  layout.train_mask.assign(static_cast<std::size_t>(layout.splits() * n), 1.0);
   for (std::int64_t f = 0; f < layout.splits(); ++f) {
     std::vector<std::int64_t> rows;
     for (std::int64_t i : *layout.test_of_split[static_cast<std::size_t>(f)]) {
       rows.push_back(layout.position[static_cast<std::size_t>(i)]);
-      mask[f][rows.back()] = 0.0;
+      layout.train_mask[static_cast<std::size_t>(f * n + rows.back())] = 0.0;
     }
-    layout.test_rows.push_back(torch::tensor(rows, torch::kLong));
+    layout.test_rows.push_back(rows);
     layout.train_count.push_back(static_cast<double>(n - static_cast<std::int64_t>(rows.size())));
   }
   return layout;
@@ -208,7 +202,7 @@ CopiedLayer copy_layer(const ActivationSet& set, const StatesReader& reader, int
                        float* target) {
   const std::int64_t n = layout.samples;
   const std::int64_t dim = set.dim;
-  torch::Tensor converted;  // other dtypes: the layer as float32 first
+  std::vector<float> converted;  // other dtypes: the layer as float32 first
   const float* base = nullptr;
   std::int64_t row_stride = 0;
   if (set.dtype == Dtype::F32 && reader.active()) {
@@ -220,10 +214,23 @@ CopiedLayer copy_layer(const ActivationSet& set, const StatesReader& reader, int
     base = static_cast<const float*>(set.states) + static_cast<std::int64_t>(layer) * dim;
     row_stride = set.layers * dim;
   } else {
-    const torch::Tensor states = torch::from_blob(const_cast<void*>(set.states), {n, set.layers, dim},
-                                                  torch::TensorOptions().dtype(torch_type(set.dtype)));
-    converted = states.select(1, layer).to(torch::kFloat).contiguous();
-    base = converted.data_ptr<float>();
+    converted.resize(static_cast<std::size_t>(n * dim));
+    for (std::int64_t sample = 0; sample < n; ++sample) {
+      const std::int64_t element = (sample * set.layers + layer) * dim;
+      float* out = converted.data() + sample * dim;
+      if (set.dtype == Dtype::F64) {
+        const double* in = static_cast<const double*>(set.states) + element;
+        for (std::int64_t j = 0; j < dim; ++j) out[j] = static_cast<float>(in[j]);
+      } else {
+        const std::uint16_t* in = static_cast<const std::uint16_t*>(set.states) + element;
+        if (set.dtype == Dtype::F16) {
+          f16_to_f32(in, out, static_cast<std::size_t>(dim));
+        } else {
+          bf16_to_f32(in, out, static_cast<std::size_t>(dim));
+        }
+      }
+    }
+    base = converted.data();
     row_stride = dim;
   }
   const bool in_place = base == target;  // then rows sit in block-row order already
@@ -267,47 +274,61 @@ CopiedLayer copy_layer(const ActivationSet& set, const StatesReader& reader, int
 // Copies one layer out of the states (float32, block row order, centred) and computes each
 // split's standardisation. Fills the problem's features, mean, scale and sketch fields.
 void prepare_layer(const ActivationSet& set, const StatesReader& reader, int layer, const SplitLayout& layout, bool standardize,
-                   const torch::Tensor& buffer, LogisticBatchProblem& problem) {
+                   float* buffer, LogisticBatchProblem& problem) {
   const std::int64_t n = layout.samples;
   const std::int64_t dim = set.dim;
-  const torch::Tensor features = buffer.narrow(0, 0, n * dim).view({1, n, dim});
-  const CopiedLayer copied = copy_layer(set, reader, layer, layout, standardize, features.data_ptr<float>());
+  const auto d = static_cast<std::size_t>(dim);
+  const CopiedLayer copied = copy_layer(set, reader, layer, layout, standardize, buffer);
   // A NaN or infinity anywhere makes a sum non-finite: only then is the layer searched, to name the sample.
-  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
-  const torch::Tensor row_sum = torch::from_blob(const_cast<double*>(copied.sum.data()), {dim}, f64);
-  const torch::Tensor squares =
-      standardize ? torch::from_blob(const_cast<double*>(copied.squares.data()), {dim}, f64) : torch::Tensor();
-  if (!torch::isfinite(row_sum).all().item<bool>() || (standardize && !torch::isfinite(squares).all().item<bool>())) {
-    check_finite_states(set, {layer});
-  }
+  const auto finite = [](const std::vector<double>& values) {
+    return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+  };
+  if (!finite(copied.sum) || (standardize && !finite(copied.squares))) check_finite_states(set, {layer});
   // Per split, the training rows' mean and spread from (all rows - test rows): only the test rows
   // are read again.
-  const torch::Tensor target = features[0];
-  std::vector<torch::Tensor> split_means, split_scales;
-  for (std::int64_t f = 0; f < layout.splits(); ++f) {
-    const torch::Tensor test_rows = target.index_select(0, layout.test_rows[static_cast<std::size_t>(f)]);
+  const std::int64_t splits = layout.splits();
+  problem.mean.resize(static_cast<std::size_t>(splits) * d);
+  problem.scale.assign(static_cast<std::size_t>(splits) * d, 1.0F);
+  std::vector<double> mean(d), test_sum(d), test_squares(d), variance(d);
+  for (std::int64_t f = 0; f < splits; ++f) {
+    std::fill(test_sum.begin(), test_sum.end(), 0.0);
+    std::fill(test_squares.begin(), test_squares.end(), 0.0);
+    for (std::int64_t row : layout.test_rows[static_cast<std::size_t>(f)]) {
+      const float* values = buffer + row * dim;
+      for (std::size_t j = 0; j < d; ++j) {
+        test_sum[j] += values[j];
+        test_squares[j] += static_cast<double>(values[j]) * values[j];
+      }
+    }
     const double train_rows = layout.train_count[static_cast<std::size_t>(f)];
-    const torch::Tensor mean = (row_sum - test_rows.sum(0, /*keepdim=*/false, torch::kDouble)) / train_rows;
-    split_means.push_back(mean);
+    for (std::size_t j = 0; j < d; ++j) {
+      mean[j] = (copied.sum[j] - test_sum[j]) / train_rows;
+      problem.mean[static_cast<std::size_t>(f) * d + j] = static_cast<float>(mean[j]);
+    }
     if (standardize) {
-      const torch::Tensor test_squares = test_rows.to(torch::kDouble).square().sum(0);
-      split_scales.push_back(floored_scale((squares - test_squares) / train_rows - mean.square()));
+      for (std::size_t j = 0; j < d; ++j) variance[j] = (copied.squares[j] - test_squares[j]) / train_rows - mean[j] * mean[j];
+      const std::vector<float> scale = floored_scale(variance);
+      std::copy(scale.begin(), scale.end(), problem.scale.begin() + f * dim);
     }
   }
-  problem.features = features;
-  problem.mean = torch::stack(split_means).to(torch::kFloat).unsqueeze(0);
-  problem.scale = (standardize ? torch::stack(split_scales).to(torch::kFloat)
-                               : torch::ones({layout.splits(), dim}, torch::kFloat)).unsqueeze(0);
-  const torch::Tensor all_mean = row_sum / static_cast<double>(n);
-  problem.sketch_mean = all_mean.to(torch::kFloat).unsqueeze(0);
-  problem.sketch_scale = (standardize ? floored_scale(squares / static_cast<double>(n) - all_mean.square()).to(torch::kFloat)
-                                      : torch::ones({dim}, torch::kFloat)).unsqueeze(0);
+  problem.features = buffer;
+  problem.layers = 1;
+  problem.rows = n;
+  problem.dim = dim;
+  problem.splits = splits;
+  problem.sketch_mean.resize(d);
+  problem.sketch_scale.assign(d, 1.0F);
+  for (std::size_t j = 0; j < d; ++j) {
+    mean[j] = copied.sum[j] / static_cast<double>(n);
+    problem.sketch_mean[j] = static_cast<float>(mean[j]);
+    variance[j] = (standardize ? copied.squares[j] : 0.0) / static_cast<double>(n) - mean[j] * mean[j];
+  }
+  if (standardize) problem.sketch_scale = floored_scale(variance);
 }
 
 }  // namespace
 
 ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) {
-  torch::NoGradGuard no_grad;
   const std::int64_t n = set.samples;
   const SplitLayout layout = make_layout(*input.folds, n);
   const std::int64_t splits = layout.splits();
@@ -330,7 +351,6 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
       }
     }
   }
-  const torch::Tensor targets = torch::from_blob(target_values.data(), {problems, n}, torch::kDouble).clone();
 
   ProbeFitOutput output;
   output.tracks = tracks;
@@ -341,7 +361,7 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
   output.max_iterations.assign(input.layers.size(), 0);
   output.unconverged_fits.assign(input.layers.size(), 0);
 
-  // Each layer is fitted on its own, with single-threaded libtorch and BLAS, one worker per core:
+  // Each layer is fitted on its own, with single-threaded BLAS, one worker per core:
   // the passes over one layer's features (13 MiB on the benchmark) stay in the cache and no call
   // waits on another thread. Measured on the benchmark's 2 cores: 0.8-0.9 s in process with two
   // workers, 1.5 s with one, 1.7-2.0 s with one worker and two BLAS threads (the old split); while
@@ -351,19 +371,19 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
   const StatesReader reader(set);
   const int workers = static_cast<int>(
       std::min<std::size_t>(static_cast<std::size_t>(resolve_jobs(0)), input.layers.size()));
-  const ThreadSettings saved = single_threaded_math();
+  const int saved_threads = single_threaded_blas();
   std::mutex progress_mutex;
   std::size_t layers_done = 0;
   std::atomic<std::size_t> next_layer{0};
   std::atomic<bool> failed{false};
-  const auto fit_layer = [&](std::size_t li, torch::Tensor& buffer) {
-    if (!buffer.defined()) buffer = allocate_block_buffer(n * set.dim);
+  const auto fit_layer = [&](std::size_t li, BlockBuffer& buffer) {
+    if (!buffer) buffer = allocate_block_buffer(n * set.dim);
     const int layer = input.layers[li];
     LogisticBatchProblem problem;
-    prepare_layer(set, reader, layer, layout, input.standardize, buffer, problem);
+    prepare_layer(set, reader, layer, layout, input.standardize, buffer.get(), problem);
     problem.fit_rows = layout.fit_rows;
     problem.train_mask = layout.train_mask;
-    problem.targets = targets;
+    problem.targets = target_values;
     problem.split_of = split_of;
 
     LogisticSolverOptions options;
@@ -373,8 +393,7 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
     options.sketch_seeds.push_back(derive_seed(input.seed, "probe/sketch/layer/" + std::to_string(layer)));
     const LogisticBatchSolution solution = solve_logistic_batch(problem, options);
 
-    const torch::Tensor margins = solution.margins.contiguous();  // [1, P, N], block rows
-    const double* m = margins.data_ptr<double>();
+    const double* m = solution.margins.data();  // [1, P, N], block rows
     for (std::int64_t p = 0; p < problems; ++p) {
       const std::int64_t t = p / splits;
       const std::int64_t f = p % splits;
@@ -384,8 +403,8 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
             m[p * n + layout.position[static_cast<std::size_t>(i)]];
       }
     }
-    output.max_iterations[li] = static_cast<int>(solution.iterations.max().item<std::int64_t>());
-    output.unconverged_fits[li] = static_cast<int>((~solution.converged).sum().item<std::int64_t>());
+    output.max_iterations[li] = static_cast<int>(*std::max_element(solution.iterations.begin(), solution.iterations.end()));
+    output.unconverged_fits[li] = static_cast<int>(std::count(solution.converged.begin(), solution.converged.end(), 0));
     if (input.on_progress) {
       const std::lock_guard<std::mutex> lock(progress_mutex);
       input.on_progress(++layers_done);
@@ -393,9 +412,7 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
   };
   try {
     parallel_for(static_cast<std::size_t>(workers), workers, [&](std::size_t) {
-      torch::set_num_threads(1);
-      torch::NoGradGuard no_grad_here;  // grad mode is per thread
-      torch::Tensor buffer;             // this worker's copy of one layer's features
+      BlockBuffer buffer;  // this worker's copy of one layer's features
       for (std::size_t li = next_layer++; li < input.layers.size() && !failed; li = next_layer++) {
         try {
           fit_layer(li, buffer);
@@ -406,10 +423,10 @@ ProbeFitOutput fit_probes(const ActivationSet& set, const ProbeFitInput& input) 
       }
     });
   } catch (...) {
-    restore_threads(saved);
+    restore_blas_threads(saved_threads);
     throw;
   }
-  restore_threads(saved);
+  restore_blas_threads(saved_threads);
   return output;
 }
 

@@ -1,6 +1,6 @@
 // Fitting every probe of a run: for each selected layer, each label track (the real labels, the
 // permuted-label control) and each split, one logistic regression; what comes back is the
-// out-of-fold decision value of every test sample. Torch-free interface over logistic_batch.h.
+// out-of-fold decision value of every test sample.
 #pragma once
 
 #include <cstdint>

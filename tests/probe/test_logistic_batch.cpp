@@ -7,10 +7,18 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "probe/logistic_batch.h"
 
 namespace privprobe {
 namespace {
+
+template <typename T>
+std::vector<T> values_of(const torch::Tensor& tensor) {
+  const torch::Tensor flat = tensor.contiguous().view(-1);
+  return std::vector<T>(flat.data_ptr<T>(), flat.data_ptr<T>() + flat.numel());
+}
 
 struct Case {
   std::int64_t layers, samples, dim, fit_rows;
@@ -33,9 +41,13 @@ void expect_optimal(const Case& c) {
     for (std::int64_t i = 0; i < c.fit_rows; ++i) train_mask[f][i] = (i % splits == f) ? 0.0 : 1.0;
   }
   LogisticBatchProblem problem;
-  problem.features = features;
+  problem.features = features.data_ptr<float>();
+  problem.layers = c.layers;
+  problem.rows = c.samples;
+  problem.dim = c.dim;
   problem.fit_rows = c.fit_rows;
-  problem.train_mask = train_mask;
+  problem.splits = splits;
+  problem.train_mask = values_of<double>(train_mask);
   std::vector<torch::Tensor> means, scales;
   for (std::int64_t f = 0; f < splits; ++f) {
     const torch::Tensor rows = train_mask[f].nonzero().squeeze(1);
@@ -43,32 +55,45 @@ void expect_optimal(const Case& c) {
     means.push_back(train.mean(1));
     scales.push_back(train.std(1, /*unbiased=*/false));
   }
-  problem.mean = torch::stack(means, 1).to(torch::kFloat);    // [L, F, D]
-  problem.scale = torch::stack(scales, 1).to(torch::kFloat);  // [L, F, D]
+  const torch::Tensor mean = torch::stack(means, 1).to(torch::kFloat);    // [L, F, D]
+  const torch::Tensor scale = torch::stack(scales, 1).to(torch::kFloat);  // [L, F, D]
+  problem.mean = values_of<float>(mean);
+  problem.scale = values_of<float>(scale);
   // Problems: each split with the real labels, and each with shuffled labels.
   const torch::Tensor shuffled = labels.index_select(0, torch::randperm(c.samples));
-  problem.targets = torch::stack({2 * labels - 1, 2 * labels - 1, 2 * labels - 1, 2 * shuffled - 1, 2 * shuffled - 1});
+  const torch::Tensor targets =
+      torch::stack({2 * labels - 1, 2 * labels - 1, 2 * labels - 1, 2 * shuffled - 1, 2 * shuffled - 1});
+  problem.targets = values_of<double>(targets);
   problem.split_of = {0, 1, 2, 0, 2};
-  problem.sketch_mean = features.mean(1);
-  problem.sketch_scale = features.std(1, /*unbiased=*/false);
+  problem.sketch_mean = values_of<float>(features.mean(1));
+  problem.sketch_scale = values_of<float>(features.std(1, /*unbiased=*/false));
 
   LogisticSolverOptions options;
   options.C = c.C;
   options.tolerance = 1e-8;
   for (std::int64_t l = 0; l < c.layers; ++l) options.sketch_seeds.push_back(static_cast<std::uint64_t>(l));
   const LogisticBatchSolution solution = solve_logistic_batch(problem, options);
-  EXPECT_TRUE(solution.converged.all().item<bool>()) << solution.iterations;
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+  const auto view = [&](std::vector<double> values, std::vector<std::int64_t> shape) {
+    return torch::tensor(values, f64).view(shape);
+  };
+  const torch::Tensor weights = view(solution.weights, {c.layers, 5, c.dim});
+  const torch::Tensor bias = view(solution.bias, {c.layers, 5});
+  const torch::Tensor solved_margins = view(solution.margins, {c.layers, 5, c.samples});
+  for (std::size_t i = 0; i < solution.converged.size(); ++i) {
+    EXPECT_EQ(solution.converged[i], 1) << "problem " << i << " after " << solution.iterations[i] << " iterations";
+  }
 
   for (std::int64_t l = 0; l < c.layers; ++l) {
     for (std::int64_t p = 0; p < 5; ++p) {
       const std::int64_t f = problem.split_of[static_cast<std::size_t>(p)];
-      const torch::Tensor x = ((features[l].to(torch::kDouble) - problem.mean[l][f].to(torch::kDouble)) /
-                               problem.scale[l][f].to(torch::kDouble));  // [N, D]
-      const torch::Tensor w = solution.weights[l][p];
-      const double b = solution.bias[l][p].item<double>();
+      const torch::Tensor x = ((features[l].to(torch::kDouble) - mean[l][f].to(torch::kDouble)) /
+                               scale[l][f].to(torch::kDouble));  // [N, D]
+      const torch::Tensor w = weights[l][p];
+      const double b = bias[l][p].item<double>();
       const torch::Tensor margins = torch::mv(x, w) + b;
-      EXPECT_LT((margins - solution.margins[l][p]).abs().max().item<double>(), 1e-3) << "margins of every row";
-      const torch::Tensor y01 = (problem.targets[p] + 1) / 2;
+      EXPECT_LT((margins - solved_margins[l][p]).abs().max().item<double>(), 1e-3) << "margins of every row";
+      const torch::Tensor y01 = (targets[p] + 1) / 2;
       const torch::Tensor weight = c.C * train_mask[f];
       const torch::Tensor residual = weight * (torch::sigmoid(margins) - y01);
       const torch::Tensor gradient = torch::mv(x.t(), residual) + w;
