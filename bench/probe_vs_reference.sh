@@ -9,9 +9,10 @@
 # accuracies can be compared layer by layer: once as the reference does (no control) and once as
 # privprobe runs by default (plus the permuted-label control and bootstrap intervals). A third run
 # uses privprobe's own paper split (same protocol, other indices) for the time only.
-# Two ratios: end to end (wall time of each process, start-up included: libtorch's loading costs
-# privprobe about a second, Python's imports the reference about as much) and in-process (the
-# reference's own total_s against privprobe's logged "probed in" time: loading, fitting, statistics).
+# Two ratios: end to end (wall time of each process, start-up included: build/privprobe runs
+# `probe` without loading libtorch or OpenCV, ~0.02 s; Python's imports cost the reference about a
+# second) and in-process (the reference's own total_s against privprobe's logged "probed in" time:
+# loading, fitting, statistics).
 # With EXACT=1 every layer is also solved to its exact optimum (Newton on the kernel form, numpy,
 # float64; about a minute) to show which side of a disagreement is off: the table gains that
 # column, the summary each tool's agreement with it, and scikit-learn's fit is repeated to measure

@@ -12,12 +12,12 @@ void register_embed(CLI::App& app);
 void register_probeset(CLI::App& app);
 void register_merge(CLI::App& app);
 void register_report(CLI::App& app);
+void register_probe(CLI::App& app);
 #ifdef PRIVPROBE_WITH_TORCH
 void register_doctor(CLI::App& app);
 void register_train(CLI::App& app);
 void register_dynamics(CLI::App& app);
 void register_extract(CLI::App& app);
-void register_probe(CLI::App& app);
 void register_ask(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_study(CLI::App& app);

@@ -31,7 +31,9 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ec);
 }
 
-CommandResult run_privprobe(const std::vector<std::string>& args) {
+CommandResult run_privprobe(const std::vector<std::string>& args) { return run_binary(PRIVPROBE_BINARY, args); }
+
+CommandResult run_binary(const std::filesystem::path& program, const std::vector<std::string>& args) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
   const pid_t pid = ::fork();
@@ -42,7 +44,7 @@ CommandResult run_privprobe(const std::vector<std::string>& args) {
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
     std::vector<char*> argv;
-    std::string binary = PRIVPROBE_BINARY;
+    std::string binary = program.string();
     argv.push_back(binary.data());
     std::vector<std::string> copies = args;
     for (auto& a : copies) argv.push_back(a.data());

@@ -32,6 +32,9 @@ struct CommandResult {
 // Runs the built privprobe binary with the given arguments (no shell interpretation of args).
 CommandResult run_privprobe(const std::vector<std::string>& args);
 
+// Runs any program the same way (argv[0] is its path).
+CommandResult run_binary(const std::filesystem::path& program, const std::vector<std::string>& args);
+
 // ../shared/data/<name> if it exists, else empty.
 std::filesystem::path shared_data(const std::string& name);
 
