@@ -9,8 +9,9 @@
 // minimises per pass as much as it can. Each iteration computes the gradient (one pass) and its
 // image X g (one pass), then minimises the objective *exactly* over the subspace spanned by
 //   - a fixed deflation basis: the top principal directions of the layer (a randomized range
-//     finder with one power iteration on a subsample of rows, then one block pass), which carry the few huge-variance directions of LLM residual
-//     streams that make plain gradient methods crawl,
+//     finder with one power iteration on a subsample of rows, then one block pass), which carry
+//     the few huge-variance directions of LLM residual streams that make plain gradient methods
+//     crawl,
 //   - the last `memory` steps, and the current gradient,
 // by a damped Newton step with backtracking on that small problem (whose features are the images
 // of the basis, already known). The margins follow from the images and are recomputed exactly
