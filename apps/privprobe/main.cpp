@@ -11,13 +11,11 @@ int main(int argc, char** argv) {
     privprobe::cli::register_probeset(app);
     privprobe::cli::register_merge(app);
     privprobe::cli::register_report(app);
+    privprobe::cli::register_probe(app);
 #ifdef PRIVPROBE_WITH_TORCH
     privprobe::cli::register_train(app);
     privprobe::cli::register_dynamics(app);
     privprobe::cli::register_extract(app);
-#endif
-    privprobe::cli::register_probe(app);
-#ifdef PRIVPROBE_WITH_TORCH
     privprobe::cli::register_ask(app);
     privprobe::cli::register_eval(app);
     privprobe::cli::register_study(app);

@@ -295,9 +295,9 @@ void prepare_layer(const ActivationSet& set, const StatesReader& reader, int lay
     std::fill(test_squares.begin(), test_squares.end(), 0.0);
     for (std::int64_t row : layout.test_rows[static_cast<std::size_t>(f)]) {
       const float* values = buffer + row * dim;
-      for (std::size_t j = 0; j < d; ++j) {
-        test_sum[j] += values[j];
-        test_squares[j] += static_cast<double>(values[j]) * values[j];
+      for (std::size_t j = 0; j < d; ++j) test_sum[j] += values[j];
+      if (standardize) {
+        for (std::size_t j = 0; j < d; ++j) test_squares[j] += static_cast<double>(values[j]) * values[j];
       }
     }
     const double train_rows = layout.train_count[static_cast<std::size_t>(f)];
@@ -317,13 +317,16 @@ void prepare_layer(const ActivationSet& set, const StatesReader& reader, int lay
   problem.dim = dim;
   problem.splits = splits;
   problem.sketch_mean.resize(d);
-  problem.sketch_scale.assign(d, 1.0F);
   for (std::size_t j = 0; j < d; ++j) {
     mean[j] = copied.sum[j] / static_cast<double>(n);
     problem.sketch_mean[j] = static_cast<float>(mean[j]);
-    variance[j] = (standardize ? copied.squares[j] : 0.0) / static_cast<double>(n) - mean[j] * mean[j];
   }
-  if (standardize) problem.sketch_scale = floored_scale(variance);
+  if (standardize) {
+    for (std::size_t j = 0; j < d; ++j) variance[j] = copied.squares[j] / static_cast<double>(n) - mean[j] * mean[j];
+    problem.sketch_scale = floored_scale(variance);
+  } else {
+    problem.sketch_scale.assign(d, 1.0F);
+  }
 }
 
 }  // namespace
