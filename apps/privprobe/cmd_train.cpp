@@ -22,7 +22,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--data", config->data, "LLaVA JSON; rows without an image train as text-only")->required();
   cmd->add_option("--image-root", config->image_root, "Folder the JSON's image paths are relative to")->required();
   cmd->add_option("--out", config->out, "Run folder: checkpoint/, train_log.jsonl, state/ ...")->required();
-  auto* model_config = cmd->add_option("--config", config->model_config, "Pretrain: tiny, bench, or a config.json");
+  auto* model_config = cmd->add_option("--config", config->model_config, "Pretrain: tiny, tiny-reading, bench, or a config.json");
   auto* init = cmd->add_option("--init", config->init, "Fine-tune this checkpoint folder");
   model_config->excludes(init);
   cmd->add_option("--tokenizer", config->tokenizer, "Pretrain: a tokenizer.model (default: train one on the data)");

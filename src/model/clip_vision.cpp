@@ -10,10 +10,21 @@ namespace privprobe {
 namespace nn = torch::nn;
 
 ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
-  patch_embedding = register_module(
-      "patch_embedding",
-      nn::Conv2d(nn::Conv2dOptions(c.num_channels, c.hidden_size, c.patch_size).stride(c.patch_size).bias(false)));
   const bool init = parameter_init_enabled();
+  // Registered only when configured, so CLIP checkpoints keep exactly their parameter names.
+  int channels = c.num_channels;
+  if (!c.conv_stem.empty()) {
+    conv_stem = register_module("conv_stem", nn::ModuleList());
+    for (int out : c.conv_stem) {
+      nn::Conv2d conv(nn::Conv2dOptions(channels, out, 3).stride(2).padding(1).bias(true));
+      if (init) nn::init::zeros_(conv->bias);  // weights keep libtorch's Kaiming-uniform default
+      conv_stem->push_back(conv);
+      channels = out;
+    }
+  }
+  const int patch = c.patch_size >> c.conv_stem.size();  // each stem convolution halves the side
+  patch_embedding = register_module(
+      "patch_embedding", nn::Conv2d(nn::Conv2dOptions(channels, c.hidden_size, patch).stride(patch).bias(false)));
   class_embedding = register_parameter(
       "class_embedding", init ? torch::randn({c.hidden_size}) * std::pow(c.hidden_size, -0.5) : torch::empty({c.hidden_size}));
   position_embedding = register_module("position_embedding", nn::Embedding(embedding_options(c.num_patches() + 1, c.hidden_size)));
@@ -24,7 +35,11 @@ ClipEmbeddingsImpl::ClipEmbeddingsImpl(const VisionConfig& c) {
 
 torch::Tensor ClipEmbeddingsImpl::forward(const torch::Tensor& pixels) {
   const auto batch = pixels.size(0);
-  auto patches = patch_embedding->forward(pixels.to(patch_embedding->weight.dtype()));  // [B, D, S/p, S/p]
+  auto h = pixels.to(patch_embedding->weight.dtype());  // [B, C, S, S]
+  if (conv_stem) {
+    for (const auto& conv : *conv_stem) h = torch::gelu(conv->as<nn::Conv2d>()->forward(h));  // [B, C_i, S/2^i, S/2^i]
+  }
+  auto patches = patch_embedding->forward(h);                                              // [B, D, S/p, S/p]
   patches = patches.flatten(2).transpose(1, 2);                                            // [B, P, D]
   auto cls = class_embedding.view({1, 1, -1}).expand({batch, 1, class_embedding.size(0)});  // [B, 1, D]
   auto x = torch::cat({cls, patches}, 1);                                                   // [B, T, D]

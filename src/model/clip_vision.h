@@ -3,6 +3,7 @@
 //   vision_model.pre_layrnorm.{weight,bias}
 //   vision_model.encoder.layers.N.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2}
 //   vision_model.post_layernorm.{weight,bias}   (kept for loading; LLaVA never uses its output)
+//   vision_model.embeddings.conv_stem.N.{weight,bias}   (privprobe's optional stem, not in CLIP)
 // Legend: B batch, C channels, S image side, P patches, T = P + 1 tokens, D width, H heads, Hd head dim.
 #pragma once
 
@@ -19,6 +20,7 @@ struct ClipEmbeddingsImpl : torch::nn::Module {
   explicit ClipEmbeddingsImpl(const VisionConfig& config);
   torch::Tensor forward(const torch::Tensor& pixels);  // [B, C, S, S] -> [B, T, D]
 
+  torch::nn::ModuleList conv_stem{nullptr};       // VisionConfig::conv_stem: Conv2d 3x3 stride 2 each, GELU after
   torch::nn::Conv2d patch_embedding{nullptr};
   torch::Tensor class_embedding;                  // [D]
   torch::nn::Embedding position_embedding{nullptr};  // [T, D]

@@ -87,6 +87,13 @@ void LlavaConfig::validate(const std::string& where) const {
   if (vision.patch_size <= 0 || vision.image_size <= 0 || vision.image_size % vision.patch_size)
     fail("vision_config.image_size must be a positive multiple of patch_size");
   if (vision.num_hidden_layers <= 0) fail("vision_config.num_hidden_layers must be positive");
+  if (vision.conv_stem.size() > 4) fail("privprobe.vision_conv_stem has more than 4 convolutions");
+  for (int channels : vision.conv_stem) {
+    if (channels <= 0 || channels > 4096) fail("privprobe.vision_conv_stem: channel counts must be within 1..4096");
+  }
+  if (vision.patch_size % (1 << vision.conv_stem.size()) != 0)
+    fail("privprobe.vision_conv_stem: " + std::to_string(vision.conv_stem.size()) +
+         " stride-2 convolutions need patch_size divisible by " + std::to_string(1 << vision.conv_stem.size()));
   if (text.hidden_size <= 0 || text.num_attention_heads <= 0 || text.head_dim <= 0 || text.head_dim % 2)
     fail("text_config: hidden_size, num_attention_heads must be positive and head_dim even");
   if (text.num_key_value_heads <= 0 || text.num_attention_heads % text.num_key_value_heads)
@@ -130,6 +137,7 @@ LlavaConfig llava_config_from_json(const json& j, const std::string& where) {
   if (j.contains("vocab_size") && !j.contains("text_config")) read_opt(j, "vocab_size", c.text.vocab_size, where);
   if (j.contains("privprobe") && j["privprobe"].is_object()) {
     read_opt(j["privprobe"], "template", c.template_name, where);
+    read_opt(j["privprobe"], "vision_conv_stem", c.vision.conv_stem, where);
   }
   c.validate(where);
   return c;
@@ -178,6 +186,7 @@ json llava_config_to_json(const LlavaConfig& c) {
             {"tie_word_embeddings", c.tie_word_embeddings},
             {"torch_dtype", "float32"},
             {"privprobe", {{"template", c.template_name}}}};
+  if (!c.vision.conv_stem.empty()) j["privprobe"]["vision_conv_stem"] = c.vision.conv_stem;
   if (c.pad_token_id >= 0) j["pad_token_id"] = c.pad_token_id;
   return j;
 }
@@ -230,8 +239,19 @@ LlavaConfig bench_llava_config() {
   return c;
 }
 
+LlavaConfig tiny_reading_llava_config() {
+  LlavaConfig c = tiny_llava_config();
+  c.vision.conv_stem = {32, 64};  // 128 px -> 64 -> 32 channels 64, then 4x4 patches: the same 8x8 grid
+  return c;
+}
+
+bool is_builtin_llava_config(const std::string& name) {
+  return name == "tiny" || name == "tiny-reading" || name == "bench";
+}
+
 LlavaConfig resolve_llava_config(const std::string& name_or_path) {
   if (name_or_path == "tiny") return tiny_llava_config();
+  if (name_or_path == "tiny-reading") return tiny_reading_llava_config();
   if (name_or_path == "bench") return bench_llava_config();
   return load_llava_config(name_or_path);
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,11 @@ struct VisionConfig {  // CLIPVisionConfig
   int patch_size = 32;
   std::string hidden_act = "quick_gelu";  // "quick_gelu" | "gelu"
   double layer_norm_eps = 1e-5;
+  // privprobe extension (config.json "privprobe": {"vision_conv_stem": [...]}), empty for CLIP: 3x3
+  // stride-2 convolutions with these output channels, each followed by GELU, before a patch
+  // embedding of patch_size / 2^k. Early convolutions help a small tower from scratch resolve
+  // strokes finer than a patch (the `tiny-reading` config); Hugging Face's CLIP has no such layer.
+  std::vector<int> conv_stem;
 
   int num_patches() const { return (image_size / patch_size) * (image_size / patch_size); }
   int head_dim() const { return hidden_size / num_attention_heads; }
@@ -68,6 +74,10 @@ struct LlavaConfig {
 LlavaConfig tiny_llava_config();
 // The benchmark shapes of ../shared/bench/ref_tinyllava_train.py.
 LlavaConfig bench_llava_config();
+// tiny with a convolutional stem (conv_stem {32, 64}): the reading preset's base.
+LlavaConfig tiny_reading_llava_config();
+// Whether `name` is a built-in config (tiny, tiny-reading, bench) rather than a path.
+bool is_builtin_llava_config(const std::string& name);
 
 // Parses a Hugging Face config.json object (model_type "llava"). `where` names the file in errors.
 // Another model_type -> ConfigError naming the field.
@@ -75,7 +85,7 @@ LlavaConfig llava_config_from_json(const nlohmann::json& j, const std::string& w
 nlohmann::json llava_config_to_json(const LlavaConfig& config);
 
 LlavaConfig load_llava_config(const std::filesystem::path& path);
-// `tiny`, `bench`, or a path to a config.json.
+// `tiny`, `tiny-reading`, `bench`, or a path to a config.json.
 LlavaConfig resolve_llava_config(const std::string& name_or_path);
 
 }  // namespace privprobe

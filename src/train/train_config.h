@@ -28,7 +28,7 @@ struct TrainConfig {
   std::filesystem::path data;        // LLaVA JSON
   std::filesystem::path image_root;  // image paths in `data` are relative to it
   std::filesystem::path out;         // the run folder
-  std::string model_config;          // pretraining: "tiny", "bench" or a config.json path
+  std::string model_config;          // pretraining: "tiny", "tiny-reading", "bench" or a config.json path
   std::filesystem::path init;        // fine-tuning: a checkpoint folder
   std::filesystem::path tokenizer;   // pretraining: a tokenizer.model (else one is trained on the data)
   std::vector<std::filesystem::path> tokenizer_profiles;  // profile files whose usernames join the tokenizer corpus

@@ -153,6 +153,60 @@ TEST(Checkpoint, MissingTensorIsNamed) {
   }
 }
 
+// The convolutional stem is a privprobe extension of the config ("privprobe": {"vision_conv_stem"}):
+// it survives a save and load bit for bit, and impossible stems are refused naming the key.
+TEST(Checkpoint, ConvStemRoundTripsAndBadStemsAreRefused) {
+  LlavaConfig config = tiny_reading_llava_config();
+  EXPECT_EQ(config.vision.conv_stem, (std::vector<int>{32, 64}));
+  EXPECT_TRUE(tiny_llava_config().vision.conv_stem.empty());
+  EXPECT_TRUE(is_builtin_llava_config("tiny-reading"));
+  EXPECT_FALSE(is_builtin_llava_config("configs/tiny-reading.json"));
+  nlohmann::json j = llava_config_to_json(config);
+  EXPECT_EQ(j["privprobe"]["vision_conv_stem"], nlohmann::json({32, 64}));
+  EXPECT_FALSE(llava_config_to_json(tiny_llava_config())["privprobe"].contains("vision_conv_stem"));
+  EXPECT_EQ(llava_config_from_json(j, "config.json").vision.conv_stem, config.vision.conv_stem);
+
+  auto refused = [&](nlohmann::json stem) {
+    nlohmann::json bad = j;
+    bad["privprobe"]["vision_conv_stem"] = std::move(stem);
+    try {
+      llava_config_from_json(bad, "some/config.json");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  for (const nlohmann::json& stem : {nlohmann::json({8, 8, 8, 8, 8}), nlohmann::json({0, 8}), nlohmann::json({8, -1}),
+                                     nlohmann::json("wide")}) {
+    const std::string message = refused(stem);
+    EXPECT_NE(message.find("some/config.json"), std::string::npos) << stem.dump() << ": " << message;
+    EXPECT_NE(message.find("vision_conv_stem"), std::string::npos) << stem.dump() << ": " << message;
+  }
+  // Patch 16 allows at most four halvings; patch 8 with five is refused above, 12 with three here.
+  nlohmann::json odd = j;
+  odd["vision_config"]["patch_size"] = 12;
+  odd["vision_config"]["image_size"] = 120;
+  odd["privprobe"]["vision_conv_stem"] = {8, 8, 8};
+  EXPECT_THROW(llava_config_from_json(odd, "c.json"), ConfigError);
+
+  // A model with a stem saves and loads bit-exactly, stem included.
+  test::TempDir dir{"stem"};
+  const fs::path tokenizer_file = write_tokenizer(dir.path());
+  auto tokenizer = SentencePieceTokenizer::load(tokenizer_file);
+  LlavaConfig small = small_config(tokenizer.vocab_size());
+  small.vision.conv_stem = {4, 8};
+  torch::manual_seed(3);
+  LlavaForConditionalGeneration model(small);
+  save_checkpoint(dir / "ckpt", model, small, tokenizer_file, tokenizer, ImageProcessorConfig::for_size(32), {}, {});
+  auto loaded = load_checkpoint(dir / "ckpt");
+  EXPECT_EQ(loaded.config.vision.conv_stem, small.vision.conv_stem);
+  const auto restored = loaded.model->named_parameters();
+  EXPECT_TRUE(restored.contains("vision_tower.vision_model.embeddings.conv_stem.1.weight"));
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), restored[item.key()])) << item.key();
+  }
+}
+
 TEST(Checkpoint, NotACheckpointIsAClearError) {
   test::TempDir dir;
   EXPECT_THROW(load_checkpoint(dir / "missing"), IoError);

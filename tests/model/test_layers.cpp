@@ -119,5 +119,44 @@ TEST(ClipVision, FeatureLayerMinusTwoSkipsTheLastLayer) {
   EXPECT_TRUE(torch::allclose(tower->forward(pixels, 0).features, embeddings));
 }
 
+// privprobe's optional convolutional stem (the tiny-reading config): two 3x3 stride-2 convolutions
+// with GELU, then patches of patch_size / 4 over the smaller map, so the token grid is unchanged.
+TEST(ClipVision, ConvStemEqualsItsFormulaAndKeepsTheTokenGrid) {
+  VisionConfig c;
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_hidden_layers = 1;
+  c.num_attention_heads = 2;
+  c.image_size = 32;
+  c.patch_size = 8;
+  c.conv_stem = {4, 6};
+  torch::manual_seed(5);
+  ClipVisionModel tower(c);
+  auto& embeddings = tower->vision_model->embeddings;
+  const auto params = tower->named_parameters();
+  EXPECT_EQ(params["vision_model.embeddings.conv_stem.0.weight"].sizes(), (std::vector<int64_t>{4, 3, 3, 3}));
+  EXPECT_EQ(params["vision_model.embeddings.conv_stem.1.bias"].sizes(), (std::vector<int64_t>{6}));
+  EXPECT_EQ(params["vision_model.embeddings.patch_embedding.weight"].sizes(), (std::vector<int64_t>{16, 6, 2, 2}));
+
+  const auto pixels = torch::randn({2, 3, 32, 32});
+  EXPECT_EQ(tower->forward(pixels, -1).features.sizes(), (std::vector<int64_t>{2, 17, 16}));  // 16 patches + CLS
+  namespace F = torch::nn::functional;
+  auto conv = [&](const torch::Tensor& x, int i) {
+    return torch::gelu(F::conv2d(x, params["vision_model.embeddings.conv_stem." + std::to_string(i) + ".weight"],
+                                 F::Conv2dFuncOptions()
+                                     .bias(params["vision_model.embeddings.conv_stem." + std::to_string(i) + ".bias"])
+                                     .stride(2)
+                                     .padding(1)));
+  };
+  const auto patches = F::conv2d(conv(conv(pixels, 0), 1), embeddings->patch_embedding->weight,
+                                 F::Conv2dFuncOptions().stride(2));  // [2, 16, 4, 4]
+  const auto expected = patches.flatten(2).transpose(1, 2) + embeddings->position_embedding->weight.narrow(0, 1, 16);
+  EXPECT_TRUE(torch::allclose(embeddings->forward(pixels).narrow(1, 1, 16), expected, 1e-5, 1e-6));
+
+  c.conv_stem.clear();  // CLIP: no stem parameters at all, so checkpoints keep their names
+  ClipVisionModel clip(c);
+  for (const auto& p : clip->named_parameters()) EXPECT_EQ(p.key().find("conv_stem"), std::string::npos) << p.key();
+}
+
 }  // namespace
 }  // namespace privprobe
