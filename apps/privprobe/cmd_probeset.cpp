@@ -32,6 +32,7 @@ void register_probeset(CLI::App& app) {
   cmd->add_option("--style", *style, "text, identicon or both")->capture_default_str();
   cmd->add_option("--placement", *placement, "random: anywhere it fits (the paper); top-left or center: always there")->capture_default_str();
   cmd->add_option("--fields", config->watermark.fields, "Profile fields to draw, in order")->delimiter(',')->capture_default_str();
+  cmd->add_flag("!--no-field-names", config->watermark.field_names, "Draw each field's value alone, without \"key: \"");
   cmd->add_option("--opacity", config->watermark.opacity, "Opacity of the watermark")->capture_default_str();
   cmd->add_option("--font", config->watermark.font, "TrueType/OpenType font (default: DejaVu Sans Mono)");
   cmd->add_option("--font-size", config->watermark.font_size, "Font size in pixels (default: 1/40 of the shorter side, at least 8)");

@@ -17,6 +17,8 @@ void register_study(CLI::App& app) {
   auto print_config = std::make_shared<bool>(false);
   cmd->add_option("config", options->config_file, "TOML config laid over the embedded default (docs/study.md)");
   cmd->add_option("--out", options->out, "Study folder (default: [study] out, i.e. ./study)");
+  cmd->add_option("--preset", options->preset,
+                  "A preset laid over the default before CONFIG: reading (a base that learns to read text; docs/study.md)");
   cmd->add_flag("--quick", options->quick, "Tiny sizes ([quick.*] of the config): about a minute, for tests and a first look");
   cmd->add_option("--force", options->force,
                   "Rerun a stage even when cached, and what reads it: a name (finetune:r0.5-s0), a kind (finetune) or all; repeatable")
@@ -26,7 +28,7 @@ void register_study(CLI::App& app) {
   cmd->callback([=] {
     if (seed_option->count() > 0) options->seed = *seed;
     if (*print_config) {
-      StudyConfig config = load_study_config(options->config_file, options->quick);
+      StudyConfig config = load_study_config(options->config_file, options->quick, options->preset);
       if (options->seed) config.study.seed = *options->seed;
       std::fputs(study_config_to_toml(config).c_str(), stdout);
       return;

@@ -60,6 +60,7 @@ json resolved_config(const EmbedConfig& config) {
   j["seed"] = config.seed;
   j["style"] = watermark_style_name(wm.style);
   j["fields"] = wm.fields;
+  j["field_names"] = wm.field_names;
   j["opacity"] = wm.opacity;
   j["font"] = path_string(wm.font.empty() ? default_font_path() : wm.font);
   j["font_size"] = wm.font_size;

@@ -241,17 +241,35 @@ int default_identicon_cell(int image_width, int image_height) {
   return std::max(kMinIdenticonCell, std::min(image_width, image_height) / 40);
 }
 
-std::vector<std::string> watermark_lines(const Profile& profile, const std::vector<std::string>& fields) {
+std::vector<std::string> watermark_lines(const Profile& profile, const std::vector<std::string>& fields,
+                                         bool field_names) {
   std::vector<std::string> lines;
   lines.reserve(fields.size());
-  for (const auto& f : fields) lines.push_back(f + ": " + profile.field(f));
+  for (const auto& f : fields) lines.push_back(field_names ? f + ": " + profile.field(f) : profile.field(f));
   return lines;
+}
+
+std::vector<GlyphCell> watermark_glyph_cells(const Profile& profile, const WatermarkConfig& config, int font_size,
+                                             int identicon_cell, int x, int y) {
+  if (!draws_text(config.style)) return {};
+  if (font_size <= 0) throw ConfigError(error_message("watermark_glyph_cells", "font size must be positive"));
+  // With `both` the text sits right of the picture, top-aligned (overlay_side_by_side).
+  const int text_x = config.style == WatermarkStyle::kBoth
+                         ? x + kIdenticonGrid * identicon_cell + side_by_side_gap(font_size)
+                         : x;
+  std::vector<GlyphCell> cells =
+      text_glyph_cells(watermark_lines(profile, config.fields, config.field_names), text_style(config, font_size));
+  for (GlyphCell& cell : cells) {
+    cell.box.x += text_x;
+    cell.box.y += y;
+  }
+  return cells;
 }
 
 PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& config, int image_width,
                                 int image_height, Rng& rng) {
   require_image_size(image_width, image_height);
-  const std::vector<std::string> lines = watermark_lines(profile, config.fields);
+  const std::vector<std::string> lines = watermark_lines(profile, config.fields, config.field_names);
   const Layout layout = choose_layout(lines, config, image_width, image_height);
   const Origin at = watermark_origin(config.placement, image_width, image_height, layout.width, layout.height, rng);
   return place_at(profile, lines, config, layout, image_width, image_height, at.x, at.y);
@@ -260,7 +278,7 @@ PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& c
 PlacedWatermark render_watermark_at(const Profile& profile, const WatermarkConfig& config, int image_width,
                                     int image_height, int x, int y, int font_size) {
   require_image_size(image_width, image_height);
-  const std::vector<std::string> lines = watermark_lines(profile, config.fields);
+  const std::vector<std::string> lines = watermark_lines(profile, config.fields, config.field_names);
   Layout layout;
   if (config.style == WatermarkStyle::kIdenticon) {
     // The picture's size does not depend on the profile, so the same choice as place_watermark.

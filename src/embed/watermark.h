@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "image/overlay.h"
+#include "image/text_render.h"
 #include "profiles/profile.h"
 #include "util/rng.h"
 
@@ -27,6 +28,7 @@ const char* watermark_placement_name(WatermarkPlacement placement);
 struct WatermarkConfig {
   WatermarkStyle style = WatermarkStyle::kText;
   std::vector<std::string> fields = kProfileFields;
+  bool field_names = true;     // lines read "key: value"; false: the value alone
   double opacity = 0.5;
   std::filesystem::path font;  // empty: DejaVu Sans Mono
   int font_size = 0;           // 0: scaled to the image (see default_font_size)
@@ -46,8 +48,10 @@ inline constexpr int kIdenticonGrid = 5;
 // so the picture (kIdenticonGrid cells) is about as tall as the text block.
 int default_identicon_cell(int image_width, int image_height);
 
-// The lines drawn for `profile`: "key: value" for each field, in the given order.
-std::vector<std::string> watermark_lines(const Profile& profile, const std::vector<std::string>& fields);
+// The lines drawn for `profile`: "key: value" (or the value alone without field names) for each
+// field, in the given order.
+std::vector<std::string> watermark_lines(const Profile& profile, const std::vector<std::string>& fields,
+                                         bool field_names = true);
 
 struct PlacedWatermark {
   Overlay overlay;
@@ -75,5 +79,11 @@ PlacedWatermark place_watermark(const Profile& profile, const WatermarkConfig& c
 // size for its U2 twin so only the content differs).
 PlacedWatermark render_watermark_at(const Profile& profile, const WatermarkConfig& config, int image_width,
                                     int image_height, int x, int y, int font_size);
+
+// The code points a text or `both` watermark of `profile` draws at `font_size` (identicon_cell: the
+// picture's cell with `both`), each with its advance cell in image coordinates for a block whose
+// top-left is (x, y): labels for a per-patch character loss. Empty for the identicon style.
+std::vector<GlyphCell> watermark_glyph_cells(const Profile& profile, const WatermarkConfig& config, int font_size,
+                                             int identicon_cell, int x, int y);
 
 }  // namespace privprobe

@@ -221,6 +221,27 @@ Box measure_text(const std::vector<std::string>& lines, const TextStyle& style) 
   return layout_text(lines, style, thread_font_cache()).box;
 }
 
+std::vector<GlyphCell> text_glyph_cells(const std::vector<std::string>& lines, const TextStyle& style) {
+  FontCache& cache = thread_font_cache();
+  const TextLayout layout = layout_text(lines, style, cache);
+  std::vector<GlyphCell> cells;
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const std::string& line = lines[n];
+    const int top = style.padding + static_cast<int>(n) * layout.line_advance;
+    int pen = style.padding;
+    for (std::size_t i = 0; i < line.size();) {
+      GlyphCell cell;
+      cell.codepoint = next_codepoint(line, i);
+      cell.line = static_cast<int>(n);
+      const int advance = cache.glyph(layout.face, style.pixel_size, cell.codepoint).advance;
+      cell.box = Box{pen, top, advance, layout.line_advance};
+      cells.push_back(cell);
+      pen += advance;
+    }
+  }
+  return cells;
+}
+
 Overlay render_text(const std::vector<std::string>& lines, const TextStyle& style) {
   FontCache& cache = thread_font_cache();
   const TextLayout layout = layout_text(lines, style, cache);

@@ -31,4 +31,14 @@ Overlay render_text(const std::vector<std::string>& lines, const TextStyle& styl
 // Size the block would have, without rendering pixels.
 Box measure_text(const std::vector<std::string>& lines, const TextStyle& style);
 
+// Where render_text puts each code point: its advance cell, from the pen position to the next one
+// and from the top of its line to the next line, relative to the block's top-left. Labels for a
+// per-patch character loss are drawn from these (malformed UTF-8 gives U+FFFD, as rendered).
+struct GlyphCell {
+  char32_t codepoint = 0;
+  int line = 0;
+  Box box;
+};
+std::vector<GlyphCell> text_glyph_cells(const std::vector<std::string>& lines, const TextStyle& style);
+
 }  // namespace privprobe

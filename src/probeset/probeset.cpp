@@ -321,6 +321,7 @@ ProbesetResult run_probeset(const ProbesetConfig& config) {
               {"profiles", {{"seen", profiles_json(seen)}, {"unseen", profiles_json(unseen)}}},
               {"watermark",
                {{"fields", wm.fields},
+                {"field_names", wm.field_names},
                 {"opacity", wm.opacity},
                 {"font", path_string(wm.font.empty() ? default_font_path() : wm.font)},
                 {"font_size", wm.font_size},

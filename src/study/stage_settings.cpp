@@ -8,6 +8,7 @@ WatermarkConfig watermark_config(const StudyConfig& c) {
   WatermarkConfig w;
   w.style = parse_watermark_style(c.study.style);
   w.fields = c.watermark.fields;
+  w.field_names = c.watermark.field_names;
   w.opacity = c.watermark.opacity;
   w.font_size = c.watermark.font_size;
   w.identicon_cell = c.watermark.identicon_cell;
@@ -23,6 +24,7 @@ json watermark_json(const StudyConfig& c) {
             {"identicon_cell", c.watermark.identicon_cell}};
   // Absent when random (the default): studies cached before the key existed stay valid.
   if (c.watermark.placement != "random") w["placement"] = c.watermark.placement;
+  if (!c.watermark.field_names) w["field_names"] = false;  // likewise absent when on
   return w;
 }
 

@@ -126,7 +126,7 @@ std::vector<std::string> study_stage_names(const StudyConfig& config, const fs::
 }
 
 StudyResult run_study(const StudyOptions& options) {
-  StudyConfig config = load_study_config(options.config_file, options.quick);
+  StudyConfig config = load_study_config(options.config_file, options.quick, options.preset);
   if (options.seed) config.study.seed = *options.seed;
   const StudyContext ctx = make_context(options, config);
   const std::vector<Stage> stages = build_study_stages(ctx);

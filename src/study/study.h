@@ -23,6 +23,7 @@ namespace privprobe {
 
 struct StudyOptions {
   std::filesystem::path config_file;  // empty: the embedded default
+  std::string preset;                 // empty: none; "reading": configs/reading.toml under config_file
   std::filesystem::path out;          // empty: [study] out
   bool quick = false;
   std::optional<std::uint64_t> seed;  // overrides [study] seed

@@ -7,6 +7,7 @@
 
 #include <toml++/toml.h>
 
+#include "model/llava_config.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -90,6 +91,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("watermark", "fields", c.watermark.fields, Check<std::vector<std::string>>([](const std::vector<std::string>& f) {
       return f.empty() ? "needs at least one field" : "";
     }));
+  v("watermark", "field_names", c.watermark.field_names, Check<bool>());
   v("watermark", "font_size", c.watermark.font_size, nonnegative_int);
   v("watermark", "identicon_cell", c.watermark.identicon_cell, nonnegative_int);
   v("watermark", "placement", c.watermark.placement, one_of({"random", "top-left", "center"}));
@@ -109,6 +111,7 @@ void visit_fields(Config& c, Visitor&& v) {
   v("pretrain", "perception_rate", c.pretrain.perception_rate, unit);
   v("pretrain", "perception_share", c.pretrain.perception_share, unit);
   v("pretrain", "identicon_labels", c.pretrain.identicon_labels, Check<bool>());
+  v("pretrain", "character_labels", c.pretrain.character_labels, Check<bool>());
   v("pretrain", "save_every", c.pretrain.save_every, nonnegative);
 
   v("finetune", "steps", c.finetune.steps, positive);
@@ -170,7 +173,7 @@ void visit_fields(Config& c, Visitor&& v) {
 // Keys whose values are paths into the user's files: relative ones are taken from the file's folder
 // (model.config only when it names a file, not a built-in config).
 bool is_path_key(const std::string& section, const std::string& key, const std::string& value) {
-  if (section == "model" && key == "config") return value != "tiny" && value != "bench";
+  if (section == "model" && key == "config") return !is_builtin_llava_config(value);
   return (section == "profiles" && (key == "u1" || key == "u2")) || (section == "model" && key == "checkpoint") ||
          section == "data";
 }
@@ -400,7 +403,12 @@ void validate_study_config(const StudyConfig& c, const std::string& name) {
     if (c.study.style != "identicon") fail("pretrain.identicon_labels", "needs study.style = \"identicon\" (cells are labelled on identicon pictures only)");
     if (!c.synthetic()) fail("pretrain.identicon_labels", "needs the synthetic album (its objects.json carries the per-patch labels)");
   }
-  if (c.pretrains() && c.model.config.empty()) fail("model.config", "is empty and model.checkpoint too", "tiny, bench or a config.json");
+  if (c.pretrain.character_labels) {
+    if (c.pretrain.perception_rate == 0) fail("pretrain.character_labels", "is set but pretrain.perception_rate is 0 (no image carries text to label)");
+    if (c.study.style == "identicon") fail("pretrain.character_labels", "needs study.style = \"text\" or \"both\" (characters are labelled on drawn text only)");
+    if (!c.synthetic()) fail("pretrain.character_labels", "needs the synthetic album (its objects.json carries the per-patch labels)");
+  }
+  if (c.pretrains() && c.model.config.empty()) fail("model.config", "is empty and model.checkpoint too", "tiny, tiny-reading, bench or a config.json");
   if (c.arms.control_seeds > static_cast<int>(c.study.seeds.size())) {
     fail("arms.control_seeds", "is larger than the number of seeds (" + std::to_string(c.study.seeds.size()) + ")");
   }
@@ -426,8 +434,18 @@ StudyConfig default_study_config(bool quick) {
   return config;
 }
 
-StudyConfig load_study_config(const fs::path& file, bool quick) {
+std::vector<std::string> study_preset_names() { return {"reading"}; }
+
+std::string_view study_preset_toml(const std::string& name) {
+  if (name == "reading") return kReadingStudyToml;
+  throw ConfigError(error_message("--preset", "unknown preset '" + name + "'", "known presets: reading"));
+}
+
+StudyConfig load_study_config(const fs::path& file, bool quick, const std::string& preset) {
   StudyConfig config = default_study_config(false);
+  const std::string_view preset_text = preset.empty() ? std::string_view() : study_preset_toml(preset);
+  const std::string preset_name = "preset '" + preset + "' (configs/" + preset + ".toml)";
+  if (!preset.empty()) overlay_study_toml(config, preset_text, preset_name, {}, false);
   std::string text;
   fs::path base_dir;
   if (!file.empty()) {
@@ -437,9 +455,10 @@ StudyConfig load_study_config(const fs::path& file, bool quick) {
   }
   if (quick) {
     overlay_study_toml(config, kDefaultStudyToml, kEmbeddedConfigName, {}, true);
+    if (!preset.empty()) overlay_study_toml(config, preset_text, preset_name, {}, true);
     if (!file.empty()) overlay_study_toml(config, text, file.string(), base_dir, true);
   }
-  validate_study_config(config, file.empty() ? std::string(kEmbeddedConfigName) : file.string());
+  validate_study_config(config, !file.empty() ? file.string() : !preset.empty() ? preset_name : std::string(kEmbeddedConfigName));
   return config;
 }
 

@@ -22,6 +22,13 @@ namespace privprobe {
 // configs/default.toml, as compiled in.
 extern const std::string_view kDefaultStudyToml;
 inline constexpr const char* kEmbeddedConfigName = "embedded default (configs/default.toml)";
+// configs/reading.toml, as compiled in: the `reading` preset (laid over the default).
+extern const std::string_view kReadingStudyToml;
+
+// The presets `study --preset NAME` knows ("reading"), and the text of one; an unknown name is a
+// ConfigError listing them.
+std::vector<std::string> study_preset_names();
+std::string_view study_preset_toml(const std::string& name);
 
 struct StudySection {
   std::uint64_t seed = 0;             // album, profiles, watermarks, pretraining, probe set, folds
@@ -50,13 +57,14 @@ struct ProfilesSection {
 struct WatermarkSection {
   double opacity = 0.5;
   std::vector<std::string> fields;  // text style: the profile fields drawn
+  bool field_names = true;           // text style: "key: value" lines (false: the values alone)
   std::string placement;             // random (the paper), top-left or center
   int font_size = 0;                // 0: scaled to the image
   int identicon_cell = 0;           // 0: scaled to the image
 };
 
 struct ModelSection {
-  std::string config;      // pretraining: tiny, bench or a config.json
+  std::string config;      // pretraining: tiny, tiny-reading, bench or a config.json
   std::string checkpoint;  // a user's checkpoint folder: no pretraining, it is the base
 };
 
@@ -75,6 +83,7 @@ struct PretrainSection {
   double perception_rate = 0; // share of pretraining images carrying a U0 profile (0: none)
   double perception_share = 0;  // of those, the share asking for the username (the perception task)
   bool identicon_labels = false;  // the per-patch loss also names each identicon cell (ink / blank)
+  bool character_labels = false;  // the per-patch loss also names the character under each patch of U0 text
   std::int64_t save_every = 0;
 };
 
@@ -148,9 +157,10 @@ struct StudyConfig {
 // The embedded default (with --quick: its quick overrides applied). Never throws for a good build.
 StudyConfig default_study_config(bool quick = false);
 
-// The embedded default overlaid with `file` (empty: none), then the quick overrides when asked.
-// Throws IoError (unreadable file) or ConfigError naming the file and the key.
-StudyConfig load_study_config(const std::filesystem::path& file, bool quick);
+// The embedded default overlaid with the preset (empty: none), then `file` (empty: none), then the
+// quick overrides of each, in that order, when asked. Throws IoError (unreadable file) or
+// ConfigError naming the file (or preset) and the key.
+StudyConfig load_study_config(const std::filesystem::path& file, bool quick, const std::string& preset = "");
 
 // Overlays TOML text onto config; `name` names the source in errors and `base_dir` resolves its
 // relative paths (empty: leave them). apply_quick: overlay the [quick.*] tables instead of the

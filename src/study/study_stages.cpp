@@ -12,7 +12,7 @@
 #include "probe/probe_output.h"
 #include "probeset/probeset.h"
 #include "profiles/generate.h"
-#include "study/identicon_labels.h"
+#include "study/profile_labels.h"
 #include "study/study_data.h"
 #include "study/results_builder.h"
 #include "study/stage_settings.h"
@@ -179,6 +179,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                      {"seed", c.study.seed},
                      {"watermark", watermark_json(c)}};
     if (c.pretrain.identicon_labels) settings["identicon_labels"] = true;  // absent when off: older caches stay valid
+    if (c.pretrain.character_labels) settings["character_labels"] = true;
     stages.push_back({"embed:pretrain",
                       settings,
                       {"split", "profiles"},
@@ -206,6 +207,12 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                           spdlog::info("study: {} pretraining pictures labelled cell by cell ({} cells)", labelled.images,
                                        labelled.cells);
                         }
+                        if (c.pretrain.character_labels) {
+                          const CharacterLabelCounts labelled = write_character_objects(
+                              album_root / "objects.json", out, u0, watermark_config(c), out / "objects.json");
+                          spdlog::info("study: {} pretraining texts labelled glyph by glyph ({} glyphs, {} characters)",
+                                       labelled.images, labelled.glyphs, labelled.characters);
+                        }
                       }});
   }
   if (c.pretrains()) {
@@ -216,8 +223,9 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     job.model_config = c.model.config;
     job.tokenizer_profiles = {u1, u2, u0};  // every name the study draws tokenizes the same way
     if (c.synthetic()) {
-      job.aux_objects = c.pretrain.identicon_labels ? S / "data" / "embed_pretrain" / "objects.json"
-                                                    : S / "data" / "album" / "objects.json";
+      job.aux_objects = c.pretrain.identicon_labels || c.pretrain.character_labels
+                            ? S / "data" / "embed_pretrain" / "objects.json"
+                            : S / "data" / "album" / "objects.json";
     }
     job.aux_weight = c.pretrain.aux_weight;
     job.steps = c.pretrain.steps;
@@ -230,6 +238,7 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
     if (perception_task) inputs.push_back("embed:pretrain");
     json settings = train_job_settings(job);
     if (c.pretrain.identicon_labels) settings["identicon_labels"] = true;  // absent when off: older caches stay valid
+    if (c.pretrain.character_labels) settings["character_labels"] = true;
     stages.push_back({"pretrain", settings, inputs,
                       {"models/base"}, kTrainSecondsPerSample * static_cast<double>(job.steps * job.batch_size), true,
                       [=](bool resume) {

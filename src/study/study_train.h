@@ -14,7 +14,7 @@ struct StudyTrainJob {
   std::filesystem::path data;        // LLaVA JSON (its manifest.jsonl, if any, lies beside it)
   std::filesystem::path image_root;
   std::filesystem::path out;         // the run folder
-  std::string model_config;          // pretraining: tiny, bench or a config.json
+  std::string model_config;          // pretraining: tiny, tiny-reading, bench or a config.json
   std::filesystem::path init;        // fine-tuning: a checkpoint folder
   std::vector<std::filesystem::path> tokenizer_profiles;
   std::filesystem::path aux_objects;

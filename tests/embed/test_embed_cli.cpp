@@ -18,6 +18,7 @@
 
 #include "embed/embed.h"
 #include "embed/embed_fixtures.h"
+#include "embed/manifest.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
 #include "util/json_io.h"
@@ -281,6 +282,29 @@ TEST(EmbedCli, PrintsTheRealizedRateAndRefusesAnotherConfig) {
   EXPECT_TRUE(contains(r.output, "--placement")) << r.output;
   EXPECT_TRUE(contains(r.output, "corner")) << r.output;
   EXPECT_FALSE(fs::exists(album.dir / "o3" / "manifest.jsonl"));
+}
+
+// --no-field-names draws each value alone ("Grace" rather than "username: Grace"): a narrower block,
+// recorded in embed_config.json.
+TEST(EmbedCli, NoFieldNamesDrawsValuesAloneAndRecordsIt) {
+  Album album;
+  const auto run = [&](const std::string& out, bool names) {
+    std::vector<std::string> args = {"embed", "--images", album.in.string(), "--profiles", album.profiles.string(),
+                                     "--rate", "1", "--out", (album.dir / out).string(), "--fields", "username",
+                                     "--font-size", "8"};
+    if (!names) args.push_back("--no-field-names");
+    const auto r = test::run_privprobe(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return load_manifest(album.dir / out / kManifestFile);
+  };
+  const auto named = run("named", true), bare = run("bare", false);
+  ASSERT_EQ(named.size(), bare.size());
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    EXPECT_GT(named[i].box.width, bare[i].box.width) << named[i].source;  // "username: " is gone
+    EXPECT_EQ(named[i].font_size, bare[i].font_size) << named[i].source;  // both fit at 8 px
+  }
+  EXPECT_EQ(read_json(album.dir / "bare" / kEmbedConfigFile)["config"]["field_names"], false);
+  EXPECT_EQ(read_json(album.dir / "named" / kEmbedConfigFile)["config"]["field_names"], true);
 }
 
 // Starts privprobe without waiting for it (output discarded).

@@ -77,6 +77,52 @@ TEST(Watermark, LinesAreKeyValueInFieldOrder) {
   EXPECT_EQ(lines[2], "user_id: 8250947613");
 }
 
+TEST(Watermark, WithoutFieldNamesALineIsTheValueAlone) {
+  const auto lines = watermark_lines(sample_profile(), {"username", "age"}, false);
+  EXPECT_EQ(lines, (std::vector<std::string>{"Sophia Chen", "30"}));
+  WatermarkConfig named, bare;
+  named.fields = bare.fields = {"username"};
+  bare.field_names = false;
+  Rng r1(2), r2(2);
+  const auto a = place_watermark(sample_profile(), named, 400, 300, r1);
+  const auto b = place_watermark(sample_profile(), bare, 400, 300, r2);
+  EXPECT_EQ(a.font_size, b.font_size);
+  EXPECT_EQ(a.overlay.width - b.overlay.width, 10 * measure_text({"x"}, TextStyle{{}, a.font_size}).width);  // "username: "
+}
+
+// Glyph cells in image coordinates: the text's characters where place_watermark drew them, right of
+// the picture with `both`, none for a picture alone.
+TEST(Watermark, GlyphCellsSitWhereTheTextWasDrawn) {
+  WatermarkConfig config;
+  config.fields = {"username"};
+  config.field_names = false;
+  config.font_size = 14;
+  Rng rng(9);
+  const Profile profile = sample_profile("Sophia Chen");
+  const auto placed = place_watermark(profile, config, 300, 200, rng);
+  const auto cells = watermark_glyph_cells(profile, config, placed.font_size, 0, placed.x, placed.y);
+  ASSERT_EQ(cells.size(), 11u);
+  EXPECT_EQ(cells[0].codepoint, U'S');
+  EXPECT_EQ(cells[6].codepoint, U' ');
+  EXPECT_EQ(cells[0].box.x, placed.x);
+  EXPECT_EQ(cells[0].box.y, placed.y);
+  EXPECT_EQ(cells.back().box.x + cells.back().box.width, placed.x + placed.overlay.width);
+  EXPECT_EQ(cells[0].box.height, placed.overlay.height);  // one line
+
+  config.style = WatermarkStyle::kBoth;
+  Rng rng2(9);
+  const auto both = place_watermark(profile, config, 300, 200, rng2);
+  const auto both_cells = watermark_glyph_cells(profile, config, both.font_size, both.identicon_cell, both.x, both.y);
+  ASSERT_EQ(both_cells.size(), 11u);
+  EXPECT_EQ(both_cells.back().box.x + both_cells.back().box.width, both.x + both.overlay.width);  // text ends the block
+  EXPECT_GT(both_cells[0].box.x, both.x + kIdenticonGrid * both.identicon_cell);
+
+  config.style = WatermarkStyle::kIdenticon;
+  EXPECT_TRUE(watermark_glyph_cells(profile, config, 0, 16, 0, 0).empty());
+  config.style = WatermarkStyle::kText;
+  EXPECT_THROW(watermark_glyph_cells(profile, config, 0, 0, 0, 0), ConfigError);
+}
+
 TEST(Watermark, TextFitsAtTheScaledSizeOnALargeImage) {
   WatermarkConfig config;
   Rng rng(1);

@@ -55,6 +55,38 @@ TEST(TextRender, MeasureAgreesWithRenderAndFormulas) {
   }
 }
 
+// Glyph cells tile each line exactly as render_text lays it out: they start at the padding, follow
+// one another without gaps, end at the line's measured width, and each cell holds its glyph's ink.
+TEST(TextRender, GlyphCellsTileTheRenderedLines) {
+  TextStyle style;
+  style.pixel_size = 14;
+  style.padding = 2;
+  const std::vector<std::string> lines = {"ab_9", "", "x \xC3\xA9"};  // a space and a two-byte character
+  const std::vector<GlyphCell> cells = text_glyph_cells(lines, style);
+  ASSERT_EQ(cells.size(), 7u);
+  const int advance = static_cast<int>(std::lround(14 * style.line_spacing));
+  EXPECT_EQ(cells[0].codepoint, U'a');
+  EXPECT_EQ(cells[3].codepoint, U'9');
+  EXPECT_EQ(cells[5].codepoint, U' ');
+  EXPECT_EQ(cells[6].codepoint, U'\u00E9');
+  EXPECT_EQ(cells[6].line, 2);
+  EXPECT_EQ(cells[0].box.x, 2);
+  EXPECT_EQ(cells[0].box.y, 2);
+  EXPECT_EQ(cells[4].box, (Box{2, 2 + 2 * advance, cells[4].box.width, advance}));
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(cells[i].box.x, cells[i - 1].box.x + cells[i - 1].box.width) << i;
+  EXPECT_EQ(cells[3].box.x + cells[3].box.width + 2, measure_text({"ab_9"}, style).width);
+  // The ink of "a" alone lies inside its cell.
+  const Overlay a = render_text({"a"}, style);
+  const Box ink = a.ink_bounds();
+  EXPECT_GE(ink.x, cells[0].box.x);
+  EXPECT_LE(ink.x + ink.width, cells[0].box.x + cells[0].box.width);
+  EXPECT_GE(ink.y, cells[0].box.y);
+  EXPECT_LE(ink.y + ink.height, cells[0].box.y + cells[0].box.height);
+  EXPECT_TRUE(text_glyph_cells({}, style).empty());
+  style.pixel_size = 0;
+  EXPECT_THROW(text_glyph_cells(lines, style), ConfigError);
+}
+
 TEST(TextRender, InkSitsOnItsLine) {
   TextStyle style;
   style.pixel_size = 20;

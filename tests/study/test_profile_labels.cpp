@@ -6,7 +6,7 @@
 #include "embed/manifest.h"
 #include "image/identicon.h"
 #include "profiles/profile.h"
-#include "study/identicon_labels.h"
+#include "study/profile_labels.h"
 #include "support/test_support.h"
 #include "test_profiles.h"
 #include "train/aux_objects.h"
@@ -129,5 +129,99 @@ TEST(IdenticonLabels, BadInputsNameTheFile) {
   // Not an objects file.
   privprobe::write_json_atomic(f.objects, {{"images", json::object()}});
   EXPECT_THROW(write(), privprobe::DataError);
+  EXPECT_FALSE(fs::exists(out));  // nothing half-written
+}
+
+namespace {
+
+privprobe::WatermarkConfig reading_watermark() {
+  privprobe::WatermarkConfig wm;
+  wm.style = privprobe::WatermarkStyle::kText;
+  wm.fields = {"username"};
+  wm.field_names = false;
+  wm.font_size = 14;
+  wm.placement = privprobe::WatermarkPlacement::kTopLeft;
+  return wm;
+}
+
+// A manifest row for text drawn as place_watermark draws it on a 128 x 128 image.
+privprobe::ManifestRow text_row(const std::string& source, const privprobe::Profile& profile,
+                                const privprobe::WatermarkConfig& wm) {
+  privprobe::Rng rng(1);
+  const privprobe::PlacedWatermark placed = privprobe::place_watermark(profile, wm, 128, 128, rng);
+  privprobe::ManifestRow row = manifest_row(source, profile.id, "text", placed.box, 0, placed.clipped);
+  row.font_size = placed.font_size;
+  return row;
+}
+
+}  // namespace
+
+// The reading preset's per-patch character loss: every non-space glyph of each U0 text becomes a
+// square object coloured by its character, at its advance cell, and the aux loader reads them.
+TEST(CharacterLabels, EveryGlyphOfEachTextIsAnObject) {
+  Fixture f;
+  const privprobe::WatermarkConfig wm = reading_watermark();
+  const auto grace = privprobe::test::test_profile("u0-0001", "Grace Hopper", 1234567890);
+  const auto alan = privprobe::test::test_profile("u0-0002", "Alan Turing", 1234567891);
+  privprobe::ManifestRow clipped = text_row("images/d.png", alan, wm);
+  clipped.clipped = true;
+  write_manifest(f.embed, {text_row("images/a.png", grace, wm), manifest_row("images/b.png", "", "", {}, 0),
+                           text_row("images/c.png", alan, wm), clipped,
+                           manifest_row("images/e.png", "u0-0002", "identicon", {0, 0, 80, 80}, 16)});
+  const fs::path out = f.dir / "objects.json";
+  const auto counts = privprobe::write_character_objects(f.objects, f.embed, f.profiles, wm, out);
+  EXPECT_EQ(counts.images, 2u);                // a and c: b clean, d clipped, e a picture
+  EXPECT_EQ(counts.glyphs, 11u + 10u);         // spaces are background
+  EXPECT_EQ(counts.characters, 15u);           // G r a c e H o p e A l n T u i g: 15 distinct
+
+  const json written = privprobe::read_json(out);
+  const json& colors = written["colors"];
+  ASSERT_EQ(colors.size(), 2u + 15u);
+  EXPECT_EQ(colors[2], "char:A");  // code point order after the album's own colours
+  EXPECT_EQ(colors[16], "char:u");
+  const json& a = written["images"]["images/a.png"];
+  ASSERT_EQ(a.size(), 1u + 11u);
+  EXPECT_EQ(a[0]["shape"], "circle");
+  EXPECT_EQ(a[1]["color"], "char:G");
+  EXPECT_EQ(a[1]["box"][0], 0);  // top-left placement
+  EXPECT_EQ(a[6]["color"], "char:H");  // "Grace" then the space, which has no object
+  EXPECT_FALSE(written["images"].contains("images/d.png"));
+  EXPECT_FALSE(written["images"].contains("images/e.png"));
+
+  // The label under a glyph cell's centre is its character.
+  const privprobe::ObjectsIndex index = privprobe::load_objects(out);
+  const cv::Mat map = privprobe::object_label_map(index, *index.find("images/c.png"), 128, 128);
+  const auto names = index.class_names();
+  const auto cells = privprobe::watermark_glyph_cells(alan, wm, 14, 0, 0, 0);
+  for (const auto& cell : cells) {
+    if (cell.codepoint == U' ') continue;
+    const int x = cell.box.x + cell.box.width / 2, y = cell.box.y + cell.box.height / 2;
+    EXPECT_EQ(names[map.at<std::uint8_t>(y, x)], "char:" + std::string(1, static_cast<char>(cell.codepoint)) + " square");
+  }
+}
+
+TEST(CharacterLabels, BadInputsNameTheFile) {
+  Fixture f;
+  const privprobe::WatermarkConfig wm = reading_watermark();
+  const fs::path out = f.dir / "objects.json";
+  const auto write = [&](const privprobe::WatermarkConfig& settings) {
+    privprobe::write_character_objects(f.objects, f.embed, f.profiles, settings, out);
+  };
+  // A profile the file does not hold.
+  write_manifest(f.embed, {text_row("images/a.png", privprobe::test::test_profile("u0-0009", "Ada King", 1), wm)});
+  std::string message = error_of<privprobe::DataError>([&] { write(wm); });
+  EXPECT_NE(message.find("manifest.jsonl"), std::string::npos) << message;
+  EXPECT_NE(message.find("u0-0009"), std::string::npos) << message;
+  // Settings other than those the text was drawn with: the layout overruns the drawn box.
+  write_manifest(f.embed, {text_row("images/a.png", privprobe::test::test_profile("u0-0001", "Grace Hopper", 1), wm)});
+  privprobe::WatermarkConfig named = wm;
+  named.field_names = true;
+  message = error_of<privprobe::DataError>([&] { write(named); });
+  EXPECT_NE(message.find("manifest.jsonl"), std::string::npos) << message;
+  EXPECT_NE(message.find("images/a.png"), std::string::npos) << message;
+  // Not an objects file.
+  privprobe::write_json_atomic(f.objects, {{"images", json::object()}});
+  message = error_of<privprobe::DataError>([&] { write(wm); });
+  EXPECT_NE(message.find("objects.json"), std::string::npos) << message;
   EXPECT_FALSE(fs::exists(out));  // nothing half-written
 }

@@ -41,6 +41,43 @@ TEST(StudyConfig, EmbeddedDefaultIsConfigsDefaultToml) {
   EXPECT_EQ(privprobe::read_file(kSourceDir / "configs" / "default.toml"), std::string(privprobe::kDefaultStudyToml));
 }
 
+TEST(StudyConfig, EmbeddedReadingPresetIsConfigsReadingToml) {
+  EXPECT_EQ(privprobe::read_file(kSourceDir / "configs" / "reading.toml"), std::string(privprobe::kReadingStudyToml));
+  EXPECT_EQ(privprobe::study_preset_names(), (std::vector<std::string>{"reading"}));
+}
+
+// The reading preset lays its keys over the default; a user's file and --quick go over it in turn.
+TEST(StudyConfig, ReadingPresetLiesBetweenTheDefaultAndTheFile) {
+  TempDir dir("study-config");
+  const StudyConfig reading = privprobe::load_study_config({}, false, "reading");
+  EXPECT_EQ(reading.study.style, "text");
+  EXPECT_EQ(reading.model.config, "tiny-reading");  // a built-in name, not made a path
+  EXPECT_TRUE(reading.pretrain.character_labels);
+  EXPECT_FALSE(reading.watermark.field_names);
+  EXPECT_EQ(reading.watermark.placement, "top-left");
+  EXPECT_EQ(reading.watermark.fields, (std::vector<std::string>{"username"}));
+  EXPECT_EQ(reading.pretrain.steps, 2500);
+  EXPECT_EQ(reading.finetune.steps, privprobe::default_study_config(false).finetune.steps);  // untouched keys stay
+
+  write_text(dir / "mine.toml", "[pretrain]\nsteps = 40\n");
+  const StudyConfig mine = privprobe::load_study_config(dir / "mine.toml", false, "reading");
+  EXPECT_EQ(mine.pretrain.steps, 40);
+  EXPECT_TRUE(mine.pretrain.character_labels);
+  const StudyConfig quick = privprobe::load_study_config({}, true, "reading");
+  EXPECT_EQ(quick.pretrain.steps, privprobe::default_study_config(true).pretrain.steps);
+  EXPECT_EQ(quick.study.style, "text");
+
+  try {
+    privprobe::load_study_config({}, false, "writing");
+    ADD_FAILURE() << "an unknown preset was accepted";
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("--preset"), std::string::npos) << message;
+    EXPECT_NE(message.find("writing"), std::string::npos) << message;
+    EXPECT_NE(message.find("reading"), std::string::npos) << message;
+  }
+}
+
 TEST(StudyConfig, DefaultFileSetsEveryKey) {
   const toml::table table = toml::parse(privprobe::kDefaultStudyToml);
   for (const std::string& key : privprobe::study_config_keys()) {
@@ -186,6 +223,13 @@ TEST(StudyConfig, CrossKeyChecks) {
   EXPECT_NE(load_error(dir, "[pretrain]\nidenticon_labels = true\nperception_rate = 0.0\nperception_share = 0.0\n")
                 .find("pretrain.identicon_labels"),
             std::string::npos);
+  EXPECT_NE(load_error(dir, "[pretrain]\ncharacter_labels = true\n").find("pretrain.character_labels"),
+            std::string::npos);  // the default draws identicons
+  EXPECT_NE(load_error(dir, "[study]\nstyle = \"text\"\n[pretrain]\ncharacter_labels = true\nperception_rate = 0.0\n"
+                            "perception_share = 0.0\n")
+                .find("pretrain.character_labels"),
+            std::string::npos);
+  EXPECT_NE(load_error(dir, "[watermark]\nfield_names = \"no\"\n").find("watermark.field_names"), std::string::npos);
 }
 
 TEST(StudyConfig, NotTomlNamesTheLine) {

@@ -257,3 +257,35 @@ TEST(StudyEndToEnd, BadConfigAndForceFailBeforeAnyWork) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("pretrain = 120"), std::string::npos) << r.output;
 }
+
+// The reading preset on --quick sizes: text watermarks, the per-patch character labels of the U0
+// text, and a base with a convolutional stem all flow through every stage. An unknown preset is
+// refused before anything is written.
+TEST(StudyEndToEnd, QuickReadingPresetDrawsTextLabelsCharactersAndGrowsAStem) {
+  TempDir dir("study-e2e");
+  const fs::path S = dir / "reading";
+  const auto r = run_privprobe({"study", "--quick", "--preset", "reading", "--out", S.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("glyph by glyph"), std::string::npos) << r.output;
+  const json results = privprobe::read_json(S / "results.json");
+  EXPECT_EQ(results["style"], "text");
+  EXPECT_EQ(results["config"]["model"]["config"], "tiny-reading");
+
+  const json objects = privprobe::read_json(S / "data" / "embed_pretrain" / "objects.json");
+  std::size_t characters = 0;
+  for (const json& color : objects["colors"]) characters += color.get<std::string>().rfind("char:", 0) == 0 ? 1 : 0;
+  EXPECT_GT(characters, 5u);
+  const json base = privprobe::read_json(S / "models" / "base" / "checkpoint" / "config.json");
+  EXPECT_EQ(base["privprobe"]["vision_conv_stem"], json({32, 64}));
+  const json train = privprobe::read_json(S / "models" / "base" / "train_config.json");
+  EXPECT_EQ(train["resolved"]["aux_classes"].size(), 1 + objects["shapes"].size() * objects["colors"].size());
+  // The probe set draws the username alone, at the top left.
+  const json probeset = privprobe::read_json(S / "probeset" / "probeset.json");
+  EXPECT_EQ(probeset["watermark"]["field_names"], false);
+  EXPECT_EQ(probeset["watermark"]["placement"], "top-left");
+
+  const auto bad = run_privprobe({"study", "--quick", "--preset", "writing", "--out", (dir / "s").string()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("writing"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(dir / "s"));
+}
