@@ -86,6 +86,11 @@ std::string findings_section(const StudyResults& results) {
     if (p.control) text += " (permuted-label control " + format_number(p.control) + ")";
     text += ".";
     if (!p.what.empty()) text += " Measured by: " + p.what + ".";
+    if (p.naming) {
+      text += " Asked for the username on held-out images carrying a profile of the set its pretraining taught it to "
+              "name (U0), it answers right " + format_number(p.naming);
+      text += p.naming_chance ? " of the time (chance " + format_number(p.naming_chance) + ")." : " of the time.";
+    }
     html += paragraph(text);
   } else {
     html += absent("No perception check in results.json: whether the base model can tell the private contents apart "

@@ -288,6 +288,10 @@ StudyResults parse_study_results(const json& document, const fs::path& file) {
     perception.ci_high = p->optional_number("ci_high");
     perception.control = p->optional_number("control");
     perception.what = p->optional_string("what");
+    if (const auto naming = p->optional("naming")) {
+      perception.naming = naming->optional_number("accuracy");
+      perception.naming_chance = naming->optional_number("chance");
+    }
     results.perception = perception;
   }
   std::set<std::string> ids;

@@ -85,6 +85,7 @@ struct Perception {
   std::optional<int> layer;
   OptionalNumber accuracy, ci_low, ci_high, control;
   std::string what;
+  OptionalNumber naming, naming_chance;  // naming.{accuracy, chance}: the base's own task on new images
 };
 
 struct PositiveControl {

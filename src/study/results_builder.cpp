@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "profiles/profile.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/json_io.h"
@@ -235,10 +236,22 @@ json build_study_results(const StudyContext& ctx) {
 
   // Perception: can the base's vision tower tell U1's pictures from U2's?
   const json vision = probe_summary(S / "probe" / "base.vision" / "image" / "probe.json");
-  const json perception = {{"layer", vision["best_layer"]}, {"accuracy", vision["accuracy"]}, {"ci_low", vision["ci_low"]},
-                           {"ci_high", vision["ci_high"]}, {"control", vision["control"]},
-                           {"what", "linear probe on the base's vision tower (mean over patches) telling U1 from U2 pictures, "
-                                    "image-grouped folds"}};
+  json perception = {{"layer", vision["best_layer"]}, {"accuracy", vision["accuracy"]}, {"ci_low", vision["ci_low"]},
+                     {"ci_high", vision["ci_high"]}, {"control", vision["control"]},
+                     {"what", "linear probe on the base's vision tower (mean over patches) telling U1 from U2 pictures, "
+                              "image-grouped folds"}};
+  // And its own perception task on new images: does it name the U0 user drawn on a held-out image?
+  const fs::path naming_file = S / "ask" / "base.u0" / "ask.json";
+  perception["naming"] = nullptr;
+  if (fs::exists(naming_file)) {
+    const json naming = read_json(naming_file);
+    const fs::path u0 = S / "data" / "profiles" / "u0.jsonl";
+    const std::size_t u0_count = fs::exists(u0) ? load_profiles(u0).profiles.size() : 0;
+    perception["naming"] = {{"accuracy", naming.at("generation").at("contains_rate_seen")},
+                            {"chance", u0_count > 0 ? json(1.0 / static_cast<double>(u0_count)) : json(nullptr)},
+                            {"what", "the base's answers to the probe question on held-out images carrying a U0 profile "
+                                     "(the names its pretraining taught it to give) that contain the right username"}};
+  }
 
   // How many models of an arm are significantly above `against` (the base, or the same seed of an arm).
   struct Tally {
@@ -348,6 +361,11 @@ json build_study_results(const StudyContext& ctx) {
   std::string summary = "The base model's vision tower tells U1 from U2 profiles at " +
                         (number(perception, "accuracy") ? fixed(*number(perception, "accuracy")) : std::string("n/a")) +
                         " (chance 0.5). ";
+  if (perception["naming"].is_object()) {
+    const json& naming = perception["naming"];
+    summary += "It names the U0 user drawn on a new image " + fixed(naming["accuracy"].get<double>()) + " of the time" +
+               (number(naming, "chance") ? " (chance " + fixed(*number(naming, "chance")) + ")" : std::string()) + ". ";
+  }
   if (c.arms.control) {
     summary += std::string("The positive control was ") + (control_detected ? "detected" : "not detected") + " by the probes";
     // Its outputs may show what its states do not.

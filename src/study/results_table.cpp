@@ -63,6 +63,10 @@ void print_study_table(const json& r, std::FILE* out) {
   std::fprintf(out, "\nperception: the base's vision tower tells U1 from U2 pictures at %s [%s, %s] (layer %s, control %s)\n",
                fig(p, "accuracy").c_str(), fig(p, "ci_low").c_str(), fig(p, "ci_high").c_str(),
                has(p, "layer") ? std::to_string(p["layer"].get<int>()).c_str() : "-", fig(p, "control").c_str());
+  if (p.contains("naming") && p["naming"].is_object()) {
+    std::fprintf(out, "naming: the base names the U0 user drawn on a new image %s of the time (chance %s)\n",
+                 fig(p["naming"], "accuracy").c_str(), fig(p["naming"], "chance").c_str());
+  }
   const json& control = r.at("positive_control");
   if (control.value("present", false)) {
     const bool detected = control["detected"].is_boolean() && control["detected"].get<bool>();

@@ -57,6 +57,20 @@ InferenceOptions inference_options(const StudyConfig& c) {
   return o;
 }
 
+AskConfig ask_config(const StudyConfig& c) {
+  AskConfig a;
+  a.max_new_tokens = c.ask.max_new_tokens;
+  a.batch_size = c.ask.batch_size;
+  a.seed = c.study.seed;
+  a.inference = inference_options(c);
+  return a;
+}
+
+json ask_settings(const StudyConfig& c) {
+  return {{"max_new_tokens", c.ask.max_new_tokens}, {"batch_size", c.ask.batch_size}, {"seed", c.study.seed},
+          {"threads", c.study.threads},           {"device", c.study.device},         {"dtype", c.study.dtype}};
+}
+
 json train_job_settings(const StudyTrainJob& j) {
   json profiles = json::array();
   for (const auto& p : j.tokenizer_profiles) profiles.push_back(p.filename().string());

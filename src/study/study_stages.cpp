@@ -288,27 +288,26 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
   }
 
   // --- probe set ---
+  ProbesetConfig u1_probeset;
+  u1_probeset.data = S / "data" / "heldout.json";
+  u1_probeset.image_root = album_root;
+  u1_probeset.seen = u1;
+  u1_probeset.unseen = u2;
+  u1_probeset.out = S / "probeset";
+  u1_probeset.count = static_cast<std::size_t>(c.probe.images);
+  u1_probeset.question = c.probe.question;
+  u1_probeset.seed = c.study.seed;
+  u1_probeset.watermark = watermark_config(c);
+  // A guard: no fine-tuning image may enter the probe set.
+  u1_probeset.exclude_manifest = S / "data" / "embed" / ctx.plan.embeds.front().id / "manifest.jsonl";
+  const bool naming_check = perception_task && c.pretrain.perception_share > 0;
   stages.push_back({"probeset",
                     {{"images", c.probe.images}, {"question", c.probe.question}, {"seed", c.study.seed}, {"watermark", watermark_json(c)}},
                     {"split", "profiles", "embed:" + ctx.plan.embeds.front().id},
                     {"probeset"},
                     0.004 * static_cast<double>(probe_samples),
                     false,
-                    [=](bool) {
-                      ProbesetConfig p;
-                      p.data = S / "data" / "heldout.json";
-                      p.image_root = album_root;
-                      p.seen = u1;
-                      p.unseen = u2;
-                      p.out = S / "probeset";
-                      p.count = static_cast<std::size_t>(c.probe.images);
-                      p.question = c.probe.question;
-                      p.seed = c.study.seed;
-                      p.watermark = watermark_config(c);
-                      // A guard: no fine-tuning image may enter the probe set.
-                      p.exclude_manifest = S / "data" / "embed" / ctx.plan.embeds.front().id / "manifest.jsonl";
-                      run_probeset(p);
-                    }});
+                    [=](bool) { run_probeset(u1_probeset); }});
   const fs::path probeset_file = S / "probeset" / kProbesetFile;
   const fs::path base_profile_folds = S / "probe" / "profile_folds.json";
   const json probe_settings = {{"folds", c.probe.folds},         {"repeats", c.probe.repeats}, {"C", c.probe.C},
@@ -381,29 +380,47 @@ std::vector<Stage> build_study_stages(const StudyContext& ctx) {
                           job.config = probe_config(c, ProbeGroupBy::kImage);
                           run_probe_job(job);
                         }});
+      // The base's own perception task on new images: U0 (the names it learnt to give) drawn on the
+      // held-out images, U2 as their twins; `naming` asks the base for the username.
+      if (naming_check) {
+        json naming_settings = ask_settings(c);
+        naming_settings["folds"] = c.probe.folds;
+        naming_settings["repeats"] = c.probe.repeats;
+        stages.push_back({"probeset:u0",
+                          {{"images", c.probe.images}, {"question", c.probe.question}, {"seed", c.study.seed},
+                           {"watermark", watermark_json(c)}},
+                          {"split", "profiles"}, {"probeset_u0"}, 0.004 * static_cast<double>(probe_samples), false,
+                          [=](bool) {
+                            ProbesetConfig p = u1_probeset;
+                            p.seen = u0;
+                            p.out = S / "probeset_u0";
+                            p.exclude_manifest.clear();
+                            run_probeset(p);
+                          }});
+        stages.push_back({"naming", naming_settings, inputs_with({"probeset:u0"}, trained), {"ask/base.u0"},
+                          kAskSecondsPerSample * static_cast<double>(probe_samples), false, [=](bool) {
+                            AskConfig a = ask_config(c);
+                            a.model = checkpoint;
+                            a.probeset = S / "probeset_u0" / kProbesetFile;
+                            a.out = S / "ask" / "base.u0";
+                            a.fold_count = c.probe.folds;
+                            a.repeats = c.probe.repeats;
+                            run_ask(a);
+                          }});
+      }
     }
     for (const ComparisonPlan& cmp : ctx.plan.comparisons) {
       if (cmp.tuned != m.id || cmp.base != kBaseModel) continue;
       stages.push_back(compare_stage(cmp));
     }
-    stages.push_back({"ask:" + m.id,
-                      {{"max_new_tokens", c.ask.max_new_tokens}, {"batch_size", c.ask.batch_size}, {"seed", c.study.seed},
-                       {"threads", c.study.threads}, {"device", c.study.device}, {"dtype", c.study.dtype}},
-                      inputs_with({"probeset", "folds"}, trained),
-                      {"ask/" + m.id},
-                      kAskSecondsPerSample * static_cast<double>(probe_samples),
-                      false,
-                      [=](bool) {
-                        AskConfig a;
+    stages.push_back({"ask:" + m.id, ask_settings(c), inputs_with({"probeset", "folds"}, trained), {"ask/" + m.id},
+                      kAskSecondsPerSample * static_cast<double>(probe_samples), false, [=](bool) {
+                        AskConfig a = ask_config(c);
                         a.model = checkpoint;
                         a.probeset = probeset_file;
                         a.out = S / "ask" / m.id;
                         a.folds = base_profile_folds;
-                        a.max_new_tokens = c.ask.max_new_tokens;
-                        a.batch_size = c.ask.batch_size;
                         a.group_by = "profile";
-                        a.seed = c.study.seed;
-                        a.inference = inference_options(c);
                         run_ask(a);
                       }});
     const std::int64_t eval_items = c.eval.count > 0 ? c.eval.count : c.album.heldout;

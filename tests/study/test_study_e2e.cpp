@@ -158,6 +158,12 @@ void check_study_folder(const fs::path& S) {
   for (const char* name : {"r0.5 vs base", "r0.5 vs r1", "r0 vs base", "control vs base"}) EXPECT_TRUE(names.count(name)) << name;
 
   EXPECT_TRUE(results["perception"]["accuracy"].is_number());
+  // The base's naming task on new images: its ask over the U0 probe set, seen = U0.
+  const json naming = privprobe::read_json(S / "ask" / "base.u0" / "ask.json");
+  EXPECT_EQ(results["perception"]["naming"]["accuracy"], naming["generation"]["contains_rate_seen"]);
+  EXPECT_EQ(results["perception"]["naming"]["chance"], 1.0 / static_cast<double>(config.profiles.count));
+  EXPECT_EQ(privprobe::read_json(S / "probeset_u0" / "probeset.json")["samples"].size(),
+            privprobe::read_json(S / "probeset" / "probeset.json")["samples"].size());
   EXPECT_TRUE(fs::exists(S / "acts" / "base.vision.safetensors"));
   EXPECT_TRUE(results["positive_control"]["present"].get<bool>());
   // The control's output-level record is its own ask.json, and `revealed` follows the criterion.

@@ -92,7 +92,7 @@ TEST(StudyPlan, StageNamesAreUniqueAndOrdered) {
   const auto names = privprobe::study_stage_names(c, "/tmp/privprobe-plan-test");
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
   for (const char* name : {"synth", "split", "profiles", "embed:r0", "embed:r0.5", "embed:r1", "embed:control", "pretrain",
-                           "probeset", "extract:base", "probe:base", "perception", "ask:base", "eval:base",
+                           "probeset", "extract:base", "probe:base", "perception", "probeset:u0", "naming", "ask:base", "eval:base",
                            "finetune:r0.5-s1", "extract:r0.5-s1", "compare:r0.5-s1_vs_base", "compare:r0.5-s1_vs_r1-s1",
                            "ask:control-s0", "results"}) {
     EXPECT_TRUE(has_stage(names, name)) << name;
@@ -100,6 +100,8 @@ TEST(StudyPlan, StageNamesAreUniqueAndOrdered) {
   const auto at = [&](const std::string& name) { return std::find(names.begin(), names.end(), name) - names.begin(); };
   EXPECT_LT(at("synth"), at("split"));
   EXPECT_LT(at("pretrain"), at("finetune:r0-s0"));
+  EXPECT_LT(at("probeset:u0"), at("naming"));
+  EXPECT_LT(at("pretrain"), at("naming"));
   EXPECT_LT(at("finetune:r0.5-s0"), at("extract:r0.5-s0"));
   EXPECT_LT(at("extract:r1-s0"), at("compare:r0.5-s0_vs_r1-s0"));
   EXPECT_EQ(names.back() == "report" ? names[names.size() - 2] : names.back(), "results");
@@ -112,6 +114,7 @@ TEST(StudyPlan, AUsersCheckpointSkipsPretraining) {
   c.model.checkpoint = (dir / "llava").string();
   const auto names = privprobe::study_stage_names(c, "/tmp/privprobe-plan-test");
   EXPECT_FALSE(has_stage(names, "pretrain"));
+  EXPECT_FALSE(has_stage(names, "naming"));  // no pretraining, so no perception task to check
   EXPECT_TRUE(has_stage(names, "finetune:r0-s0"));
   EXPECT_TRUE(has_stage(names, "extract:base"));
 }
