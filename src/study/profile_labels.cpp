@@ -172,6 +172,14 @@ CharacterLabelCounts write_character_objects(const fs::path& objects, const fs::
 
   add_name(root, "shapes", kSquare, where);
   std::map<char32_t, std::string> color_of;
+  // The per-patch labels are bytes (train/aux_objects.h): at most 254 shape x colour classes.
+  const std::size_t classes = 1 + root["shapes"].size() * (root["colors"].size() + characters.size());
+  if (classes > 255) {
+    throw DataError(error_message(profiles.string(), "its texts draw " + std::to_string(characters.size()) +
+                                                         " distinct characters, which with " + where + " make " +
+                                                         std::to_string(classes - 1) +
+                                                         " per-patch classes (at most 254)"));
+  }
   for (char32_t c : characters) {
     color_of[c] = "char:" + utf8_of(c);
     add_name(root, "colors", color_of[c], where);

@@ -219,6 +219,14 @@ TEST(CharacterLabels, BadInputsNameTheFile) {
   message = error_of<privprobe::DataError>([&] { write(named); });
   EXPECT_NE(message.find("manifest.jsonl"), std::string::npos) << message;
   EXPECT_NE(message.find("images/a.png"), std::string::npos) << message;
+  // More characters than byte labels can name: the album's 80 colours leave room for 4 characters.
+  json many = privprobe::read_json(f.objects);
+  many["colors"] = json::array();
+  for (int i = 0; i < 80; ++i) many["colors"].push_back("colour" + std::to_string(i));
+  privprobe::write_json_atomic(f.objects, many);
+  message = error_of<privprobe::DataError>([&] { write(wm); });
+  EXPECT_NE(message.find("u0.jsonl"), std::string::npos) << message;
+  EXPECT_NE(message.find("at most 254"), std::string::npos) << message;
   // Not an objects file.
   privprobe::write_json_atomic(f.objects, {{"images", json::object()}});
   message = error_of<privprobe::DataError>([&] { write(wm); });
