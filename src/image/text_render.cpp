@@ -213,6 +213,30 @@ TextLayout layout_text(const std::vector<std::string>& lines, const TextStyle& s
   return layout;
 }
 
+// Walks the glyphs of laid-out lines in drawing order, with each one's advance cell (the pen
+// position to the next, the line's top to the next line's): render_text draws at these cells and
+// text_glyph_cells returns them, so the two agree by construction.
+template <typename Visit>
+void for_each_glyph(const std::vector<std::string>& lines, const TextStyle& style, const TextLayout& layout,
+                    FontCache& cache, Visit&& visit) {
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const std::string& line = lines[n];
+    GlyphCell cell;
+    cell.line = static_cast<int>(n);
+    cell.box.y = style.padding + static_cast<int>(n) * layout.line_advance;
+    cell.box.height = layout.line_advance;
+    int pen = style.padding;
+    for (std::size_t i = 0; i < line.size();) {
+      cell.codepoint = next_codepoint(line, i);
+      const Glyph& glyph = cache.glyph(layout.face, style.pixel_size, cell.codepoint);
+      cell.box.x = pen;
+      cell.box.width = glyph.advance;
+      visit(cell, glyph);
+      pen += glyph.advance;
+    }
+  }
+}
+
 }  // namespace
 
 std::filesystem::path default_font_path() { return "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"; }
@@ -225,20 +249,7 @@ std::vector<GlyphCell> text_glyph_cells(const std::vector<std::string>& lines, c
   FontCache& cache = thread_font_cache();
   const TextLayout layout = layout_text(lines, style, cache);
   std::vector<GlyphCell> cells;
-  for (std::size_t n = 0; n < lines.size(); ++n) {
-    const std::string& line = lines[n];
-    const int top = style.padding + static_cast<int>(n) * layout.line_advance;
-    int pen = style.padding;
-    for (std::size_t i = 0; i < line.size();) {
-      GlyphCell cell;
-      cell.codepoint = next_codepoint(line, i);
-      cell.line = static_cast<int>(n);
-      const int advance = cache.glyph(layout.face, style.pixel_size, cell.codepoint).advance;
-      cell.box = Box{pen, top, advance, layout.line_advance};
-      cells.push_back(cell);
-      pen += advance;
-    }
-  }
+  for_each_glyph(lines, style, layout, cache, [&](const GlyphCell& cell, const Glyph&) { cells.push_back(cell); });
   return cells;
 }
 
@@ -259,25 +270,19 @@ Overlay render_text(const std::vector<std::string>& lines, const TextStyle& styl
   std::uint8_t alpha_of[256];
   for (int c = 0; c < 256; ++c) alpha_of[c] = static_cast<std::uint8_t>(std::lround(c * style.opacity));
 
-  for (std::size_t n = 0; n < lines.size(); ++n) {
-    const std::string& line = lines[n];
-    const int baseline = style.padding + static_cast<int>(n) * layout.line_advance + layout.ascender;
-    int pen = style.padding;
-    for (std::size_t i = 0; i < line.size();) {
-      const Glyph& g = cache.glyph(layout.face, style.pixel_size, next_codepoint(line, i));
-      for (int gy = 0; gy < g.height; ++gy) {
-        const int y = baseline - g.top + gy;
-        if (y < 0 || y >= out.height) continue;
-        for (int gx = 0; gx < g.width; ++gx) {
-          const int x = pen + g.left + gx;
-          if (x < 0 || x >= out.width) continue;
-          std::uint8_t& a = out.pixel(x, y)[3];
-          a = std::max(a, alpha_of[g.coverage[static_cast<std::size_t>(gy) * g.width + gx]]);
-        }
+  for_each_glyph(lines, style, layout, cache, [&](const GlyphCell& cell, const Glyph& g) {
+    const int baseline = cell.box.y + layout.ascender;
+    for (int gy = 0; gy < g.height; ++gy) {
+      const int y = baseline - g.top + gy;
+      if (y < 0 || y >= out.height) continue;
+      for (int gx = 0; gx < g.width; ++gx) {
+        const int x = cell.box.x + g.left + gx;
+        if (x < 0 || x >= out.width) continue;
+        std::uint8_t& a = out.pixel(x, y)[3];
+        a = std::max(a, alpha_of[g.coverage[static_cast<std::size_t>(gy) * g.width + gx]]);
       }
-      pen += g.advance;
     }
-  }
+  });
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "embed/manifest.h"
 #include "image/identicon.h"
 #include "profiles/profile.h"
+#include "text/utf8.h"
 #include "util/error.h"
 #include "util/json_io.h"
 
@@ -70,27 +71,6 @@ const Profile& find_profile(const std::map<std::string, Profile>& by_id, const s
                                                          " does not hold"));
   }
   return it->second;
-}
-
-// A code point as UTF-8 (text_glyph_cells yields only valid ones: malformed input is U+FFFD).
-std::string utf8_of(char32_t c) {
-  std::string s;
-  if (c < 0x80) {
-    s += static_cast<char>(c);
-  } else if (c < 0x800) {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    s += static_cast<char>(0xE0 | (c >> 12));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (c >> 18));
-    s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return s;
 }
 
 json square(const std::string& color, int x, int y, int w, int h) {
@@ -181,7 +161,7 @@ CharacterLabelCounts write_character_objects(const fs::path& objects, const fs::
                                                          " per-patch classes (at most 254)"));
   }
   for (char32_t c : characters) {
-    color_of[c] = "char:" + utf8_of(c);
+    color_of[c] = "char:" + utf8_encode(c);
     add_name(root, "colors", color_of[c], where);
   }
   CharacterLabelCounts counts;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace privprobe {
@@ -16,6 +17,9 @@ std::size_t utf8_lead_length(std::string_view text, std::size_t pos);
 bool utf8_decode_at(std::string_view text, std::size_t pos, std::size_t& length);
 
 bool is_valid_utf8(std::string_view text);
+
+// The UTF-8 bytes of code point `c`; a surrogate or a value past U+10FFFF gives U+FFFD.
+std::string utf8_encode(char32_t c);
 
 // U+FFFD REPLACEMENT CHARACTER, what malformed bytes become.
 inline constexpr std::string_view kUtf8Replacement = "\xEF\xBF\xBD";

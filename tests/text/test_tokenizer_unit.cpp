@@ -9,6 +9,7 @@
 #include "text/sentencepiece_tokenizer.h"
 #include "text/spm_train.h"
 #include "text/subprocess.h"
+#include "text/utf8.h"
 #include "util/error.h"
 
 namespace privprobe {
@@ -31,6 +32,22 @@ std::vector<std::string> pieces_of(const SentencePieceTokenizer& tokenizer, cons
 }
 
 using Pieces = std::vector<std::string>;
+
+// utf8_encode is the inverse of utf8_decode_at for every length, and invalid code points become U+FFFD.
+TEST(Utf8, EncodeRoundTripsThroughDecode) {
+  for (char32_t c : {U'a', U'\u00E9', U'\u20AC', U'\U0001F600', char32_t{0x7F}, char32_t{0x80}, char32_t{0x7FF},
+                     char32_t{0x800}, char32_t{0xFFFF}, char32_t{0x10000}, char32_t{0x10FFFF}}) {
+    const std::string bytes = utf8_encode(c);
+    std::size_t length = 0;
+    ASSERT_TRUE(utf8_decode_at(bytes, 0, length)) << static_cast<unsigned>(c);
+    EXPECT_EQ(length, bytes.size()) << static_cast<unsigned>(c);
+    EXPECT_TRUE(is_valid_utf8(bytes)) << static_cast<unsigned>(c);
+  }
+  EXPECT_EQ(utf8_encode(U'\u00E9'), "\xC3\xA9");
+  EXPECT_EQ(utf8_encode(U'\U0001F600'), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(utf8_encode(char32_t{0xD800}), std::string(kUtf8Replacement));
+  EXPECT_EQ(utf8_encode(char32_t{0x110000}), std::string(kUtf8Replacement));
+}
 
 TEST(Tokenizer, MergesTheHighestScoringPairFirst) {
   // "abc": "bc" (score 0) beats "ab" (-1), so the result is a + bc, not ab + c.
